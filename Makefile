@@ -68,7 +68,11 @@ OBJ_LIB := $(patsubst %.c,$(B)/obj/%.o,$(SRC_LIB)) \
 LIB := $(B)/libbasalt.a
 BINS := $(foreach f,$(SRC_MAIN),$(BINDIR)/basalt-$(patsubst main_%.c,%,$(notdir $(f))))
 
-TEST_SRC := $(sort $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c)))
+ifeq ($(origin MODULES),file)
+  TEST_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
+else
+  TEST_SRC := $(sort $(foreach m,$(MODULES),$(wildcard tests/unit/$(m)/test_*.c)))
+endif
 TEST_LIBSRC := $(sort $(wildcard tests/unit/lib/*.c))
 TEST_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(TEST_SRC))
 BENCH_SRC := $(sort $(wildcard utils/bench/*.c))
