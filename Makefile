@@ -83,6 +83,8 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD_ROOT)/fuzz/%,$(FUZZ_SRC))
 .PHONY: all deps test test-unit asan test-asan fuzz fuzz-run bench run clean raft-soak \
         unit-bins format
 .DEFAULT_GOAL := all
+# Keep intermediate objects (test helpers) so repeated builds do not relink everything.
+.SECONDARY:
 
 all: $(BINS) $(LIB)
 
