@@ -116,6 +116,12 @@ void pd_meta_store_free(pd_meta_store *ms);
  * pd_meta_store_free(). Thread-safe. */
 pd_meta_store *pd_memstore_new(void);
 
+/* The real store: PD's state in a RocksDB database of its own at dir (created if missing).
+ * A directory already open (by this or another process) is refused with BS_EBUSY.
+ * Returns BS_OK and *out (caller owns; pd_meta_store_free closes the database), or the
+ * storage error with err set. Thread-safe. (kvstore.c) */
+int pd_kvstore_open(const char *dir, pd_meta_store **out, bs_err *err);
+
 /* Test hook: while fail is true every write (put, del, write) of this memstore fails with
  * BS_EIO and changes nothing; reads keep working. ms must come from pd_memstore_new(). */
 void pd_memstore_set_fail_writes(pd_meta_store *ms, bool fail);
