@@ -53,6 +53,14 @@ static int rocks_compression(kv_compression c)
         return rocksdb_lz4_compression;
     case KV_COMPRESSION_ZSTD:
         return rocksdb_zstd_compression;
+    case KV_COMPRESSION_SNAPPY:
+        return rocksdb_snappy_compression;
+    case KV_COMPRESSION_ZLIB:
+        return rocksdb_zlib_compression;
+    case KV_COMPRESSION_BZIP2:
+        return rocksdb_bz2_compression;
+    case KV_COMPRESSION_LZ4HC:
+        return rocksdb_lz4hc_compression;
     }
     return -1;
 }
@@ -103,9 +111,14 @@ static int validate_options(const kv_options *o, bs_err *err)
     if (o->num_levels < 1 || o->num_levels > KV_MAX_LEVELS)
         return bs_err_setf(err, BS_EINVAL, "kv options: num_levels %d not in 1..%d", o->num_levels,
                            KV_MAX_LEVELS);
-    for (int i = 0; i < o->num_levels; i++)
+    for (int i = 0; i < o->num_levels; i++) {
         if (rocks_compression(o->compression_per_level[i]) < 0)
             return bs_err_setf(err, BS_EINVAL, "kv options: bad compression at level %d", i);
+        for (int cf = 0; cf < KV_CF_COUNT; cf++)
+            if (o->cf_compression_set[cf] && rocks_compression(o->cf_compression_per_level[cf][i]) < 0)
+                return bs_err_setf(err, BS_EINVAL, "kv options: bad compression of CF %s at level %d",
+                                   kv_cf_name((kv_cf)cf), i);
+    }
     if (rocks_compression(o->blob_compression) < 0)
         return bs_err_setf(err, BS_EINVAL, "kv options: bad blob compression");
     if (o->write_buffer_size == 0)
@@ -119,13 +132,16 @@ static rocksdb_options_t *make_cf_options(kv_engine *e, kv_cf cf)
     rocksdb_options_t *opt = rocksdb_options_create();
     int levels[KV_MAX_LEVELS];
 
-    rocksdb_options_set_write_buffer_size(opt, o->write_buffer_size);
+    const kv_compression *comp =
+        o->cf_compression_set[cf] ? o->cf_compression_per_level[cf] : o->compression_per_level;
+    rocksdb_options_set_write_buffer_size(
+        opt, o->cf_write_buffer_size[cf] ? o->cf_write_buffer_size[cf] : o->write_buffer_size);
     rocksdb_options_set_num_levels(opt, o->num_levels);
     for (int i = 0; i < o->num_levels; i++)
-        levels[i] = rocks_compression(o->compression_per_level[i]);
+        levels[i] = rocks_compression(comp[i]);
     rocksdb_options_set_compression_per_level(opt, levels, (size_t)o->num_levels);
     rocksdb_options_set_block_based_table_factory(opt, e->table_opts);
-    if (o->enable_blob_files) {
+    if (o->enable_blob_files && cf == KV_CF_DEFAULT) {
         rocksdb_options_set_enable_blob_files(opt, 1);
         rocksdb_options_set_min_blob_size(opt, o->min_blob_size);
         rocksdb_options_set_blob_compression_type(opt, rocks_compression(o->blob_compression));

@@ -54,7 +54,11 @@ int kv_cf_from_name(const char *name, kv_cf *out);
 typedef enum kv_compression {
     KV_COMPRESSION_NONE = 0,
     KV_COMPRESSION_LZ4 = 1,
-    KV_COMPRESSION_ZSTD = 2
+    KV_COMPRESSION_ZSTD = 2,
+    KV_COMPRESSION_SNAPPY = 3,
+    KV_COMPRESSION_ZLIB = 4,
+    KV_COMPRESSION_BZIP2 = 5,
+    KV_COMPRESSION_LZ4HC = 6
 } kv_compression;
 
 #define KV_MAX_LEVELS 7
@@ -75,12 +79,18 @@ typedef struct kv_options {
     bool create_if_missing;   /* create the directory's database if absent (default true) */
     size_t block_cache_size;  /* bytes of LRU block cache shared by all CFs (default 128 MiB) */
     size_t write_buffer_size; /* bytes per memtable, per CF (default 64 MiB) */
+    /* Per-CF overrides of write_buffer_size (0 = use write_buffer_size). */
+    size_t cf_write_buffer_size[KV_CF_COUNT];
     int num_levels;           /* LSM levels, 1..KV_MAX_LEVELS (default 7) */
     /* Compression of each level (L0 first); entries past num_levels are ignored.
      * Default is TiKV's: none, none, lz4, lz4, lz4, zstd, zstd. */
     kv_compression compression_per_level[KV_MAX_LEVELS];
+    /* Per-CF overrides of compression_per_level, used where cf_compression_set[cf]. */
+    bool cf_compression_set[KV_CF_COUNT];
+    kv_compression cf_compression_per_level[KV_CF_COUNT][KV_MAX_LEVELS];
     /* Blob files (RocksDB's integrated BlobDB, TiKV's Titan role): values of at least
-     * min_blob_size bytes are stored apart from the LSM tree. Default off, 32 KiB. */
+     * min_blob_size bytes are stored apart from the LSM tree. Default off, 32 KiB. Only the
+     * default CF (user values) uses them, as TiKV enables Titan for defaultcf. */
     bool enable_blob_files;
     uint64_t min_blob_size;
     kv_compression blob_compression; /* default lz4 */
@@ -95,6 +105,12 @@ typedef struct kv_options {
 
 /* Fills *o with the defaults listed above. */
 void kv_options_init(kv_options *o);
+
+struct bs_config;
+/* Fills *o from the configuration's [storage.block-cache], [rocksdb.<cf>] and Titan
+ * settings (options.c); everything else keeps kv_options_init's defaults. cfg borrowed.
+ * Returns BS_OK, or BS_ECONFIG naming the setting RocksDB cannot honour. */
+int kv_options_from_config(const struct bs_config *cfg, kv_options *o, bs_err *err);
 
 /* ======================================================================================
  * Engine
