@@ -109,10 +109,14 @@ $(B)/obj/gen/%.o: $(GEN)/%.c $(GEN)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_GEN) -c $< -o $@
 
-$(LIB): $(OBJ_LIB)
+# The archive is rebuilt when the module list changes, so a build directory reused with
+# another MODULES never links a stale library.
+MODSTAMP := $(B)/.modules
+$(shell mkdir -p $(B); echo '$(MODULES)' | cmp -s - $(MODSTAMP) || echo '$(MODULES)' > $(MODSTAMP))
+$(LIB): $(OBJ_LIB) $(MODSTAMP)
 	@mkdir -p $(dir $@)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(OBJ_LIB)
 
 $(BINDIR)/basalt-%: $(B)/obj/src/server/main_%.o $(LIB)
 	@mkdir -p $(dir $@)

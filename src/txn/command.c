@@ -1,0 +1,476 @@
+/* command.c -- the command layer around the raw actions: latches, the lock table, the
+ * timestamp choice and the proposer (TiKV's scheduler, src/storage/txn/scheduler.rs, cut
+ * down to what raw commands need).
+ *
+ * Life of a write command (txn_cmd):
+ *   start   copy the request; queue on the latches of its keys (latches.c);
+ *   run     (latches held) link one pending record per key in the lock table, read the
+ *           current value (the newest pending write of the key when there is one, else the
+ *           engine), run the action, pick ts above the causal ts, max_ts and every
+ *           version seen; mark the records PROPOSED with the value they will write; hand
+ *           the batch to the proposer;
+ *   release the latches as soon as the proposer has the batch. The lock-table records,
+ *           not the latches, protect the key until apply: that is what lets the next
+ *           read-modify-write of a hot key read the pending value and propose right behind
+ *           it instead of waiting for the apply (chaining; DESIGN.md "Data model");
+ *   done    the proposer reports apply (records unlinked, result delivered) or failure
+ *           (records and every record chained behind them unlinked; their commands fail
+ *           with TXN_ERR_CHAIN_BROKEN).
+ * A command that writes nothing (a failed CAS, SETNX on a live key, an INCR error) leaves
+ * a NOOP record and answers once everything ahead of it applied.
+ *
+ * Lifetime: refs counts the run in progress, an outstanding proposal and each linked
+ * record; whoever unlinks a record (the owner through txn_cm_pending_done returning true,
+ * or the manager through notify) drops its ref. The result is delivered exactly once
+ * (atomic flag).
+ *
+ * Latch wake-ups run the woken command on the releasing thread. A thread-local trampoline
+ * turns what would be recursion (a run releases latches, which runs the next command,
+ * which releases...) into a loop, so a queue of 10 000 commands on one key needs no deep
+ * stack. */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "common/assert.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "txn/txn_int.h"
+
+struct txn_store {
+    txn_store_config cfg;
+    txn_cm *cm;
+    txn_latches *latches;
+};
+
+typedef enum cmd_kind { CMD_WRITE, CMD_CAS, CMD_RMW, CMD_DELETE_RANGE } cmd_kind;
+
+typedef struct txn_cmd {
+    txn_store *s;
+    cmd_kind kind;
+    size_t n;
+    bs_buf *keys;      /* n keys */
+    txn_write *writes; /* CMD_WRITE: per key; expire_ms holds the TTL until run */
+    txn_cas_req cas;   /* slices point into keys[0], cas_prev, cas_value */
+    bs_buf cas_prev, cas_value;
+    txn_rmw_params rmw; /* arg points into rmw_arg */
+    bs_buf rmw_arg;
+    bs_buf range_end; /* CMD_DELETE_RANGE: keys[0] is the start */
+    txn_latch_lock latch;
+    bool latch_inited;
+    txn_pending *recs; /* n records */
+    txn_result res;
+    txn_done_fn cb;
+    void *cb_arg;
+    _Atomic int refs;
+    atomic_bool delivered;
+    struct txn_cmd *tramp_next;
+} txn_cmd;
+
+txn_store *txn_store_new(const txn_store_config *cfg)
+{
+    txn_store *s = bs_calloc(1, sizeof(*s));
+    BS_ASSERT(cfg->engine && cfg->causal_ts && cfg->propose);
+    s->cfg = *cfg;
+    s->cm = txn_cm_new();
+    s->latches = txn_latches_new(cfg->latch_slots ? cfg->latch_slots : 2048);
+    return s;
+}
+
+void txn_store_free(txn_store *s)
+{
+    if (!s)
+        return;
+    txn_latches_free(s->latches);
+    txn_cm_free(s->cm);
+    bs_free(s);
+}
+
+txn_cm *txn_store_cm(txn_store *s)
+{
+    return s->cm;
+}
+
+txn_latches *txn_store_latches(txn_store *s)
+{
+    return s->latches;
+}
+
+kv_engine *txn_store_engine(txn_store *s)
+{
+    return s->cfg.engine;
+}
+
+/* ---- command objects ------------------------------------------------------------------ */
+
+static txn_cmd *cmd_new(txn_store *s, cmd_kind kind, size_t n, txn_done_fn cb, void *arg)
+{
+    txn_cmd *c = bs_calloc(1, sizeof(*c));
+    c->s = s;
+    c->kind = kind;
+    c->n = n;
+    c->keys = bs_calloc(n ? n : 1, sizeof(bs_buf));
+    c->writes = bs_calloc(n ? n : 1, sizeof(txn_write));
+    c->recs = bs_calloc(n ? n : 1, sizeof(txn_pending));
+    c->cb = cb;
+    c->cb_arg = arg;
+    txn_error_clear(&c->res.error);
+    txn_rmw_result_init(&c->res.rmw);
+    atomic_init(&c->refs, 1);
+    atomic_init(&c->delivered, false);
+    return c;
+}
+
+static void cmd_free(txn_cmd *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        BS_ASSERT(!c->recs[i].linked);
+        bs_buf_free(&c->keys[i]);
+        txn_write_deinit(&c->writes[i]);
+        txn_write_deinit(&c->recs[i].write);
+    }
+    if (c->latch_inited)
+        txn_latch_lock_deinit(&c->latch);
+    bs_free(c->keys);
+    bs_free(c->writes);
+    bs_free(c->recs);
+    bs_buf_free(&c->cas_prev);
+    bs_buf_free(&c->cas_value);
+    bs_buf_free(&c->rmw_arg);
+    bs_buf_free(&c->range_end);
+    bs_buf_free(&c->res.previous_value);
+    txn_rmw_result_deinit(&c->res.rmw);
+    bs_free(c);
+}
+
+static void cmd_ref(txn_cmd *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+static void cmd_unref(txn_cmd *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1)
+        cmd_free(c);
+}
+
+/* Delivers the result once. With code != BS_OK the result becomes that error. Returns
+ * false when it had been delivered already. */
+static bool deliver(txn_cmd *c, int code, txn_error_kind kind, const char *detail)
+{
+    if (atomic_exchange(&c->delivered, true))
+        return false;
+    if (code != BS_OK) {
+        c->res.code = txn_error_set(&c->res.error, code, kind, detail);
+        c->res.ts = 0;
+    }
+    c->cb(c->cb_arg, &c->res);
+    return true;
+}
+
+/* Unlinks every record of c still linked (as failed), dropping their refs. */
+static void unlink_all(txn_cmd *c, bool ok)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (txn_cm_pending_done(c->s->cm, &c->recs[i], ok))
+            cmd_unref(c);
+}
+
+/* The lock table reports a record of c that left it because of others. */
+static void on_record(void *owner, txn_pending *rec, bool ok)
+{
+    txn_cmd *c = owner;
+    if (ok) {
+        (void)deliver(c, BS_OK, TXN_ERR_NONE, NULL); /* a NOOP whose predecessors applied */
+    } else {
+        unlink_all(c, false);
+        (void)deliver(c, BS_EPROPOSAL_DROPPED, TXN_ERR_CHAIN_BROKEN, NULL);
+    }
+    cmd_unref(c); /* the record's ref */
+}
+
+static void on_proposal_done(void *arg, int code, const bs_err *err)
+{
+    txn_cmd *c = arg;
+    if (code == BS_OK) {
+        unlink_all(c, true);
+        if (!deliver(c, BS_OK, TXN_ERR_NONE, NULL))
+            BS_LOG_ERROR("chained raw write applied after an earlier write of its key failed",
+                         "ts=%llu", (unsigned long long)c->res.ts);
+    } else {
+        unlink_all(c, false);
+        (void)deliver(c, code, TXN_ERR_PROPOSAL_FAILED, err ? err->msg : NULL);
+    }
+    cmd_unref(c); /* the proposal's ref */
+}
+
+/* Hands b to the proposer; on refusal fails c. Takes ownership of b either way. */
+static void propose(txn_cmd *c, kv_batch *b)
+{
+    bs_err err;
+    int rc;
+    bs_err_clear(&err);
+    cmd_ref(c);
+    rc = c->s->cfg.propose(c->s->cfg.propose_arg, b, on_proposal_done, c, &err);
+    if (rc != BS_OK) {
+        kv_batch_free(b);
+        unlink_all(c, false);
+        (void)deliver(c, rc, TXN_ERR_PROPOSAL_FAILED, err.msg);
+        cmd_unref(c);
+    }
+}
+
+/* The current value of key for c: the newest pending write, else the engine's newest. */
+static int read_current(txn_cmd *c, kv_snapshot *snap, size_t i, uint64_t now, txn_cur *cur,
+                        uint64_t *floor)
+{
+    txn_pending_view prev;
+    bs_err err;
+    int rc;
+    bs_err_clear(&err);
+    cmd_ref(c); /* the record's ref */
+    c->recs[i].owner = c;
+    c->recs[i].notify = on_record;
+    txn_cm_pending_link(c->s->cm, bs_buf_slice(&c->keys[i]), &c->recs[i], &prev);
+    rc = txn_mvcc_read_newest(c->s->cfg.engine, snap, bs_buf_slice(&c->keys[i]), now, cur, &err);
+    if (rc != BS_OK) {
+        txn_write_deinit(&prev.write);
+        return txn_error_from_bs(&c->res.error, &err);
+    }
+    if (cur->newest_ts > *floor)
+        *floor = cur->newest_ts;
+    if (prev.present) {
+        const txn_write *w = &prev.write;
+        if (prev.ts > *floor)
+            *floor = prev.ts;
+        cur->exists = w->kind == TXN_WRITE_PUT && !(w->expire_ms && w->expire_ms <= now);
+        cur->has_expire = cur->exists && w->expire_ms != 0;
+        cur->expire_ms = w->expire_ms;
+        bs_buf_set(&cur->value, w->value.ptr, cur->exists ? w->value.len : 0);
+    }
+    txn_write_deinit(&prev.write);
+    return BS_OK;
+}
+
+static void run_delete_range(txn_cmd *c)
+{
+    bs_buf lo = BS_BUF_INIT, hi = BS_BUF_INIT;
+    kv_batch *b = kv_batch_new();
+    txn_range_bound(bs_buf_slice(&c->keys[0]), false, &lo);
+    txn_range_bound(bs_buf_slice(&c->range_end), true, &hi);
+    kv_batch_delete_range(b, KV_CF_DEFAULT, bs_buf_slice(&lo), bs_buf_slice(&hi));
+    bs_buf_free(&lo);
+    bs_buf_free(&hi);
+    propose(c, b);
+}
+
+/* Runs c with its latches held. */
+static void cmd_run(txn_cmd *c)
+{
+    uint64_t now = (uint64_t)bs_clock_wall_ms(), floor = 0, ts = 0;
+    kv_snapshot *snap = kv_snapshot_new(c->s->cfg.engine);
+    txn_cur cur;
+    bool writes = false;
+    int rc = BS_OK;
+    txn_cur_init(&cur);
+    for (size_t i = 0; i < c->n && rc == BS_OK; i++) {
+        rc = read_current(c, snap, i, now, &cur, &floor);
+        if (rc != BS_OK)
+            break;
+        if (c->kind == CMD_WRITE) {
+            c->writes[i].expire_ms =
+                c->writes[i].kind == TXN_WRITE_PUT ? txn_expire_from_ttl(now, c->writes[i].expire_ms) : 0;
+            writes = true;
+        } else if (c->kind == CMD_CAS) {
+            txn_cas_eval(&c->cas, &cur, now, &c->writes[0], &c->res);
+            writes = c->writes[0].kind != TXN_WRITE_NONE;
+        } else {
+            txn_error e;
+            txn_error_clear(&e);
+            if (txn_rmw_eval(&c->rmw, &cur, now, &c->writes[0], &c->res.rmw, &e) != BS_OK) {
+                c->res.code = e.code;
+                c->res.error = e;
+            }
+            writes = c->writes[0].kind != TXN_WRITE_NONE;
+        }
+    }
+    txn_cur_deinit(&cur);
+    kv_snapshot_free(snap);
+    if (rc != BS_OK) {
+        unlink_all(c, false);
+        (void)deliver(c, rc, TXN_ERR_STORAGE, c->res.error.msg);
+        return;
+    }
+    if (!writes) { /* single-key: answer once what it read from has applied */
+        BS_ASSERT(c->n == 1);
+        txn_cm_pending_noop(c->s->cm, &c->recs[0]);
+        return;
+    }
+    if (txn_choose_write_ts(c->s->cfg.causal_ts, c->s->cm, floor, &ts) != BS_OK) {
+        unlink_all(c, false);
+        (void)deliver(c, BS_EBUSY, TXN_ERR_TS_NOT_READY, NULL);
+        return;
+    }
+    kv_batch *b = kv_batch_new();
+    for (size_t i = 0; i < c->n; i++) {
+        txn_cm_pending_propose(c->s->cm, &c->recs[i], ts, &c->writes[i]);
+        txn_write_to_batch(b, bs_buf_slice(&c->keys[i]), ts, &c->writes[i]);
+    }
+    c->res.ts = ts;
+    propose(c, b);
+}
+
+/* ---- scheduling: latches and the trampoline ------------------------------------------- */
+
+static __thread txn_cmd *tramp_head, *tramp_tail;
+static __thread bool tramp_active;
+
+static void schedule(txn_cmd *c)
+{
+    c->tramp_next = NULL;
+    if (tramp_tail)
+        tramp_tail->tramp_next = c;
+    else
+        tramp_head = c;
+    tramp_tail = c;
+    if (tramp_active)
+        return;
+    tramp_active = true;
+    while (tramp_head) {
+        txn_cmd *x = tramp_head;
+        tramp_head = x->tramp_next;
+        if (!tramp_head)
+            tramp_tail = NULL;
+        cmd_run(x);
+        txn_latches_release(x->s->latches, &x->latch); /* may schedule() more */
+        cmd_unref(x); /* the run's ref */
+    }
+    tramp_active = false;
+}
+
+static void on_latched(void *arg)
+{
+    schedule(arg);
+}
+
+static void cmd_start(txn_cmd *c)
+{
+    if (c->kind == CMD_DELETE_RANGE) {
+        run_delete_range(c);
+        cmd_unref(c);
+        return;
+    }
+    bs_slice *keys = bs_calloc(c->n ? c->n : 1, sizeof(bs_slice));
+    for (size_t i = 0; i < c->n; i++)
+        keys[i] = bs_buf_slice(&c->keys[i]);
+    txn_latch_lock_init(&c->latch, c->s->latches, keys, c->n, on_latched, c);
+    c->latch_inited = true;
+    bs_free(keys);
+    if (txn_latches_acquire(c->s->latches, &c->latch))
+        schedule(c);
+}
+
+/* Fails c before it started (validation), and frees it. */
+static void cmd_reject(txn_cmd *c, int code, txn_error_kind kind, const char *detail)
+{
+    (void)deliver(c, code, kind, detail);
+    cmd_unref(c);
+}
+
+static bool keys_valid(txn_cmd *c)
+{
+    txn_error e;
+    for (size_t i = 0; i < c->n; i++)
+        if (txn_check_raw_key(bs_buf_slice(&c->keys[i]), &e) != BS_OK) {
+            cmd_reject(c, e.code, e.kind, NULL);
+            return false;
+        }
+    return true;
+}
+
+/* ---- the write commands ---------------------------------------------------------------- */
+
+void txn_raw_batch_put(txn_store *s, const txn_kv *pairs, size_t n, const uint64_t *ttls_ms,
+                       size_t n_ttls, txn_done_fn cb, void *arg)
+{
+    txn_cmd *c = cmd_new(s, CMD_WRITE, n, cb, arg);
+    if (n_ttls > 1 && n_ttls != n) {
+        cmd_reject(c, BS_EINVAL, TXN_ERR_INVALID_ARGUMENT,
+                   "the number of ttls does not match the number of pairs");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bs_buf_append_slice(&c->keys[i], pairs[i].key);
+        c->writes[i].kind = TXN_WRITE_PUT;
+        bs_buf_append_slice(&c->writes[i].value, pairs[i].value);
+        c->writes[i].expire_ms = n_ttls == 0 ? 0 : ttls_ms[n_ttls == 1 ? 0 : i];
+    }
+    if (keys_valid(c))
+        cmd_start(c);
+}
+
+void txn_raw_put(txn_store *s, bs_slice key, bs_slice value, uint64_t ttl_ms, txn_done_fn cb,
+                 void *arg)
+{
+    txn_kv kv = {key, value};
+    txn_raw_batch_put(s, &kv, 1, &ttl_ms, 1, cb, arg);
+}
+
+void txn_raw_batch_delete(txn_store *s, const bs_slice *keys, size_t n, txn_done_fn cb,
+                          void *arg)
+{
+    txn_cmd *c = cmd_new(s, CMD_WRITE, n, cb, arg);
+    for (size_t i = 0; i < n; i++) {
+        bs_buf_append_slice(&c->keys[i], keys[i]);
+        c->writes[i].kind = TXN_WRITE_DELETE;
+    }
+    if (keys_valid(c))
+        cmd_start(c);
+}
+
+void txn_raw_delete(txn_store *s, bs_slice key, txn_done_fn cb, void *arg)
+{
+    txn_raw_batch_delete(s, &key, 1, cb, arg);
+}
+
+void txn_raw_delete_range(txn_store *s, bs_slice start, bs_slice end, txn_done_fn cb,
+                          void *arg)
+{
+    txn_cmd *c = cmd_new(s, CMD_DELETE_RANGE, 1, cb, arg);
+    bs_buf_append_slice(&c->keys[0], start);
+    bs_buf_append_slice(&c->range_end, end);
+    if ((start.len && start.ptr[0] != KV_MODE_RAW) || (end.len && end.ptr[0] != KV_MODE_RAW &&
+                                                      !(end.len == 4 && end.ptr[0] == KV_MODE_RAW + 1))) {
+        cmd_reject(c, BS_EINVAL, TXN_ERR_INVALID_KEY_MODE, NULL);
+        return;
+    }
+    if (start.len && end.len && bs_slice_cmp(start, end) > 0) {
+        cmd_reject(c, BS_EINVAL, TXN_ERR_INVALID_ARGUMENT, "start key is above end key");
+        return;
+    }
+    cmd_start(c);
+}
+
+void txn_raw_cas(txn_store *s, const txn_cas_req *req, txn_done_fn cb, void *arg)
+{
+    txn_cmd *c = cmd_new(s, CMD_CAS, 1, cb, arg);
+    bs_buf_append_slice(&c->keys[0], req->key);
+    bs_buf_append_slice(&c->cas_prev, req->previous_value);
+    bs_buf_append_slice(&c->cas_value, req->value);
+    c->cas = *req;
+    c->cas.key = bs_buf_slice(&c->keys[0]);
+    c->cas.previous_value = bs_buf_slice(&c->cas_prev);
+    c->cas.value = bs_buf_slice(&c->cas_value);
+    if (keys_valid(c))
+        cmd_start(c);
+}
+
+void txn_raw_rmw(txn_store *s, bs_slice key, const txn_rmw_params *p, txn_done_fn cb, void *arg)
+{
+    txn_cmd *c = cmd_new(s, CMD_RMW, 1, cb, arg);
+    bs_buf_append_slice(&c->keys[0], key);
+    bs_buf_append_slice(&c->rmw_arg, p->arg);
+    c->rmw = *p;
+    c->rmw.arg = bs_buf_slice(&c->rmw_arg);
+    if (keys_valid(c))
+        cmd_start(c);
+}

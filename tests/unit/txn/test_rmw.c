@@ -1,0 +1,493 @@
+/* test_rmw.c -- the single-key read-modify-writes against Redis 7's semantics (INCRBY
+ * overflow and parsing, INCRBYFLOAT formatting, APPEND, SETRANGE padding and limits, GETSET,
+ * GETDEL, GETEX PERSIST, SETNX, SET flags, EXPIRE NX/XX/GT/LT, PERSIST), and chaining: a hot
+ * key's successive RMWs read the pending value and propose behind it, and a failed
+ * proposal fails the chain. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "txn/harness.h"
+#include "txn/txn_int.h"
+
+#define NOW 1700000000000LL
+
+static int setup(void **state)
+{
+    bs_clock_set_wall_override(NOW);
+    *state = th_new();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    bs_clock_set_wall_override(-1);
+    th_free(*state);
+    return 0;
+}
+
+static txn_rmw_params P(txn_rmw_op op)
+{
+    txn_rmw_params p;
+    memset(&p, 0, sizeof(p));
+    p.op = op;
+    return p;
+}
+
+static uint64_t ttl_of(th *h, const char *key, int *rc)
+{
+    bs_buf k = BS_BUF_INIT;
+    uint64_t ttl = 0;
+    txn_error e;
+    *rc = txn_raw_get_key_ttl(h->s, th_key(&k, key), 0, &ttl, &e);
+    bs_buf_free(&k);
+    return ttl;
+}
+
+static void test_incrby(void **state)
+{
+    th *h = *state;
+    th_res r;
+    txn_rmw_params p = P(TXN_RMW_INCRBY);
+    th_res_init(&r);
+    p.incr = 5;
+    must_rmw(h, "n", &p, &r); /* absent counts as 0 */
+    assert_int_equal(r.code, BS_OK);
+    assert_int_equal(r.integer, 5);
+    must_raw_get(h, "n", "5");
+    p.incr = -7;
+    must_rmw(h, "n", &p, &r);
+    assert_int_equal(r.integer, -2);
+    must_raw_get(h, "n", "-2");
+    must_raw_put(h, "big", "9223372036854775807", 0);
+    p.incr = 1;
+    must_rmw(h, "big", &p, &r);
+    assert_int_equal(r.code, BS_ERANGE);
+    assert_int_equal(r.kind, TXN_ERR_OVERFLOW);
+    assert_string_equal(r.msg, "increment or decrement would overflow");
+    must_raw_put(h, "small", "-9223372036854775808", 0);
+    p.incr = -1;
+    must_rmw(h, "small", &p, &r);
+    assert_int_equal(r.kind, TXN_ERR_OVERFLOW);
+    const char *bad[] = {"abc", " 1", "1 ", "+1", "01", "-0", "", "1.5",
+                         "9223372036854775808", "-9223372036854775809"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        must_raw_put(h, "s", bad[i], 0);
+        p.incr = 1;
+        must_rmw(h, "s", &p, &r);
+        assert_int_equal(r.kind, TXN_ERR_NOT_INTEGER);
+        assert_string_equal(r.msg, "value is not an integer or out of range");
+        must_raw_get(h, "s", bad[i]);
+    }
+    /* INCR keeps the TTL */
+    must_raw_put(h, "t", "1", 10000);
+    must_rmw(h, "t", &p, &r);
+    int rc;
+    assert_int_equal(ttl_of(h, "t", &rc), 10000);
+    th_res_free(&r);
+}
+
+static void incrbyfloat(th *h, const char *key, const char *by, th_res *r)
+{
+    txn_rmw_params p = P(TXN_RMW_INCRBYFLOAT);
+    p.arg = th_s(by);
+    must_rmw(h, key, &p, r);
+}
+
+static void test_incrbyfloat(void **state)
+{
+    th *h = *state;
+    th_res r;
+    th_res_init(&r);
+    must_raw_put(h, "f", "10", 0);
+    incrbyfloat(h, "f", "0.5", &r);
+    assert_int_equal(r.code, BS_OK);
+    assert_buf_eq(&r.new_value, "10.5");
+    must_raw_get(h, "f", "10.5");
+    must_raw_put(h, "g", "5.0e3", 0);
+    incrbyfloat(h, "g", "0", &r);
+    assert_buf_eq(&r.new_value, "5000");
+    incrbyfloat(h, "h", "3.0e3", &r); /* absent: 0 + 3000 */
+    assert_buf_eq(&r.new_value, "3000");
+    incrbyfloat(h, "h", "-3000", &r);
+    assert_buf_eq(&r.new_value, "0");
+    must_raw_put(h, "x", "1.1", 0);
+    incrbyfloat(h, "x", "2.2", &r);
+    assert_buf_eq(&r.new_value, "3.3"); /* long double keeps decimal-looking results */
+    incrbyfloat(h, "x", "abc", &r);
+    assert_int_equal(r.kind, TXN_ERR_NOT_FLOAT);
+    assert_string_equal(r.msg, "value is not a valid float");
+    must_raw_put(h, "y", "nope", 0);
+    incrbyfloat(h, "y", "1", &r);
+    assert_int_equal(r.kind, TXN_ERR_NOT_FLOAT);
+    must_raw_put(h, "y", " 1", 0);
+    incrbyfloat(h, "y", "1", &r);
+    assert_int_equal(r.kind, TXN_ERR_NOT_FLOAT);
+    incrbyfloat(h, "x", "nan", &r);
+    assert_int_equal(r.kind, TXN_ERR_NOT_FLOAT);
+    incrbyfloat(h, "x", "inf", &r);
+    assert_int_equal(r.kind, TXN_ERR_NAN_OR_INF);
+    assert_string_equal(r.msg, "increment would produce NaN or Infinity");
+    must_raw_get(h, "x", "3.3");
+    th_res_free(&r);
+}
+
+static void test_append_setrange(void **state)
+{
+    th *h = *state;
+    th_res r;
+    txn_rmw_params p = P(TXN_RMW_APPEND);
+    th_res_init(&r);
+    p.arg = th_s("Hello");
+    must_rmw(h, "a", &p, &r);
+    assert_int_equal(r.integer, 5);
+    p.arg = th_s(" World");
+    must_rmw(h, "a", &p, &r);
+    assert_int_equal(r.integer, 11);
+    must_raw_get(h, "a", "Hello World");
+
+    p = P(TXN_RMW_SETRANGE);
+    p.offset = 6;
+    p.arg = th_s("Redis");
+    must_rmw(h, "a", &p, &r);
+    assert_int_equal(r.integer, 11);
+    must_raw_get(h, "a", "Hello Redis");
+    /* padding with zero bytes on an absent key */
+    p.offset = 3;
+    p.arg = th_s("ab");
+    must_rmw(h, "pad", &p, &r);
+    assert_int_equal(r.integer, 5);
+    bs_buf k = BS_BUF_INIT, v = BS_BUF_INIT;
+    txn_error e;
+    assert_int_equal(txn_raw_get(h->s, th_key(&k, "pad"), 0, &v, &e), BS_OK);
+    assert_int_equal(v.len, 5);
+    assert_memory_equal(v.ptr, "\0\0\0ab", 5);
+    /* empty value: reply the length, write nothing */
+    p.arg = th_s("");
+    p.offset = 100;
+    must_rmw(h, "pad", &p, &r);
+    assert_int_equal(r.integer, 5);
+    must_rmw(h, "none", &p, &r);
+    assert_int_equal(r.integer, 0);
+    must_not_found(h, "none");
+    /* 512 MB limit */
+    p.arg = th_s("x");
+    p.offset = TXN_PROTO_MAX_BULK_LEN;
+    must_rmw(h, "pad", &p, &r);
+    assert_int_equal(r.kind, TXN_ERR_STRING_TOO_LONG);
+    assert_string_equal(r.msg, "string exceeds maximum allowed size (proto-max-bulk-len)");
+    p.offset = TXN_PROTO_MAX_BULK_LEN - 1; /* exactly 512 MB is allowed; check the rule only */
+    txn_cur cur;
+    txn_write w;
+    txn_rmw_result rr;
+    txn_cur_init(&cur);
+    txn_write_init(&w);
+    txn_rmw_result_init(&rr);
+    p.op = TXN_RMW_APPEND;
+    cur.exists = true;
+    bs_buf_set(&cur.value, "abc", 3);
+    p.arg = bs_slice_make(v.ptr, 0);
+    assert_int_equal(txn_rmw_eval(&p, &cur, NOW, &w, &rr, &e), BS_OK);
+    txn_cur_deinit(&cur);
+    txn_write_deinit(&w);
+    txn_rmw_result_deinit(&rr);
+    bs_buf_free(&k);
+    bs_buf_free(&v);
+    th_res_free(&r);
+}
+
+static void test_getset_getdel_getex(void **state)
+{
+    th *h = *state;
+    th_res r;
+    int rc;
+    txn_rmw_params p = P(TXN_RMW_GETSET);
+    th_res_init(&r);
+    p.arg = th_s("new");
+    must_rmw(h, "k", &p, &r);
+    assert_false(r.old_exists);
+    must_raw_put(h, "k", "old", 5000);
+    must_rmw(h, "k", &p, &r);
+    assert_true(r.old_exists);
+    assert_buf_eq(&r.old_value, "old");
+    must_raw_get(h, "k", "new");
+    assert_int_equal(ttl_of(h, "k", &rc), 0); /* GETSET clears the TTL */
+
+    p = P(TXN_RMW_GETEX);
+    p.has_expire = true;
+    p.expire_at_ms = NOW + 3000;
+    must_rmw(h, "k", &p, &r);
+    assert_buf_eq(&r.old_value, "new");
+    assert_int_equal(ttl_of(h, "k", &rc), 3000);
+    p = P(TXN_RMW_GETEX);
+    p.flags = TXN_GETEX_PERSIST;
+    must_rmw(h, "k", &p, &r);
+    assert_buf_eq(&r.old_value, "new");
+    assert_int_equal(ttl_of(h, "k", &rc), 0);
+    assert_int_equal(rc, BS_OK);
+    p = P(TXN_RMW_GETEX); /* plain GETEX: just a get */
+    must_rmw(h, "k", &p, &r);
+    assert_buf_eq(&r.old_value, "new");
+    p.has_expire = true;
+    p.expire_at_ms = NOW - 1; /* in the past: deleted, old value returned */
+    must_rmw(h, "k", &p, &r);
+    assert_buf_eq(&r.old_value, "new");
+    must_not_found(h, "k");
+    p.flags = TXN_GETEX_PERSIST;
+    must_rmw(h, "k", &p, &r);
+    assert_int_equal(r.kind, TXN_ERR_SYNTAX);
+
+    p = P(TXN_RMW_GETDEL);
+    must_raw_put(h, "d", "v", 0);
+    must_rmw(h, "d", &p, &r);
+    assert_buf_eq(&r.old_value, "v");
+    must_not_found(h, "d");
+    must_rmw(h, "d", &p, &r);
+    assert_false(r.old_exists);
+    th_res_free(&r);
+}
+
+static void test_set_flags(void **state)
+{
+    th *h = *state;
+    th_res r;
+    int rc;
+    txn_rmw_params p = P(TXN_RMW_SETNX);
+    th_res_init(&r);
+    p.arg = th_s("1");
+    must_rmw(h, "nx", &p, &r);
+    assert_true(r.applied);
+    p.arg = th_s("2");
+    must_rmw(h, "nx", &p, &r);
+    assert_false(r.applied);
+    must_raw_get(h, "nx", "1");
+
+    p = P(TXN_RMW_SET);
+    p.arg = th_s("v");
+    p.flags = TXN_SET_XX;
+    must_rmw(h, "s", &p, &r);
+    assert_false(r.applied);
+    must_not_found(h, "s");
+    p.flags = TXN_SET_NX | TXN_SET_GET;
+    p.has_expire = true;
+    p.expire_at_ms = NOW + 10000;
+    must_rmw(h, "s", &p, &r);
+    assert_true(r.applied);
+    assert_false(r.old_exists);
+    assert_int_equal(ttl_of(h, "s", &rc), 10000);
+    /* KEEPTTL keeps it; a plain SET drops it */
+    p = P(TXN_RMW_SET);
+    p.arg = th_s("w");
+    p.flags = TXN_SET_KEEPTTL | TXN_SET_GET;
+    must_rmw(h, "s", &p, &r);
+    assert_buf_eq(&r.old_value, "v");
+    assert_int_equal(ttl_of(h, "s", &rc), 10000);
+    p.flags = TXN_SET_XX;
+    must_rmw(h, "s", &p, &r);
+    assert_true(r.applied);
+    assert_int_equal(ttl_of(h, "s", &rc), 0);
+    must_raw_get(h, "s", "w");
+    /* NX + GET on a live key: not applied, old value reported */
+    p.flags = TXN_SET_NX | TXN_SET_GET;
+    must_rmw(h, "s", &p, &r);
+    assert_false(r.applied);
+    assert_buf_eq(&r.old_value, "w");
+    /* invalid combinations */
+    p.flags = TXN_SET_NX | TXN_SET_XX;
+    must_rmw(h, "s", &p, &r);
+    assert_int_equal(r.kind, TXN_ERR_SYNTAX);
+    p.flags = TXN_SET_KEEPTTL;
+    p.has_expire = true;
+    p.expire_at_ms = NOW + 1;
+    must_rmw(h, "s", &p, &r);
+    assert_int_equal(r.kind, TXN_ERR_SYNTAX);
+    th_res_free(&r);
+}
+
+static void expire(th *h, const char *key, unsigned flags, int64_t at, th_res *r)
+{
+    txn_rmw_params p = P(TXN_RMW_EXPIRE);
+    p.flags = flags;
+    p.has_expire = true;
+    p.expire_at_ms = at;
+    must_rmw(h, key, &p, r);
+    assert_int_equal(r->code, BS_OK);
+}
+
+static void test_expire_family(void **state)
+{
+    th *h = *state;
+    th_res r;
+    int rc;
+    th_res_init(&r);
+    expire(h, "absent", 0, NOW + 1000, &r);
+    assert_false(r.applied);
+    must_raw_put(h, "p", "v", 0); /* no TTL */
+    expire(h, "p", TXN_EXPIRE_XX, NOW + 1000, &r);
+    assert_false(r.applied);
+    expire(h, "p", TXN_EXPIRE_GT, NOW + 1000, &r); /* no TTL = infinite: not greater */
+    assert_false(r.applied);
+    expire(h, "p", TXN_EXPIRE_LT, NOW + 5000, &r); /* anything is less than infinite */
+    assert_true(r.applied);
+    assert_int_equal(ttl_of(h, "p", &rc), 5000);
+    expire(h, "p", TXN_EXPIRE_NX, NOW + 9000, &r);
+    assert_false(r.applied);
+    expire(h, "p", TXN_EXPIRE_XX, NOW + 6000, &r);
+    assert_true(r.applied);
+    expire(h, "p", TXN_EXPIRE_GT, NOW + 6000, &r); /* equal is not greater */
+    assert_false(r.applied);
+    expire(h, "p", TXN_EXPIRE_GT, NOW + 7000, &r);
+    assert_true(r.applied);
+    expire(h, "p", TXN_EXPIRE_LT, NOW + 8000, &r);
+    assert_false(r.applied);
+    expire(h, "p", TXN_EXPIRE_LT, NOW + 2000, &r);
+    assert_true(r.applied);
+    assert_int_equal(ttl_of(h, "p", &rc), 2000);
+    must_raw_put(h, "q", "v", 0);
+    expire(h, "q", TXN_EXPIRE_NX, NOW + 3000, &r);
+    assert_true(r.applied);
+    /* PERSIST */
+    txn_rmw_params p = P(TXN_RMW_PERSIST);
+    must_rmw(h, "p", &p, &r);
+    assert_true(r.applied);
+    assert_int_equal(ttl_of(h, "p", &rc), 0);
+    must_rmw(h, "p", &p, &r);
+    assert_false(r.applied);
+    /* a past time deletes */
+    expire(h, "p", 0, NOW - 5, &r);
+    assert_true(r.applied);
+    must_not_found(h, "p");
+    /* flag errors */
+    p = P(TXN_RMW_EXPIRE);
+    p.has_expire = true;
+    p.flags = TXN_EXPIRE_NX | TXN_EXPIRE_GT;
+    must_rmw(h, "q", &p, &r);
+    assert_int_equal(r.kind, TXN_ERR_SYNTAX);
+    assert_string_equal(r.msg, "NX and XX, GT or LT options at the same time are not compatible");
+    p.flags = TXN_EXPIRE_GT | TXN_EXPIRE_LT;
+    must_rmw(h, "q", &p, &r);
+    assert_string_equal(r.msg, "GT and LT options at the same time are not compatible");
+    th_res_free(&r);
+}
+
+/* ---- chaining ------------------------------------------------------------------------- */
+
+static void test_chain_100_incr(void **state)
+{
+    th *h = *state;
+    enum { N = 100 };
+    th_res r[N];
+    bs_buf k = BS_BUF_INIT;
+    txn_rmw_params p = P(TXN_RMW_INCRBY);
+    p.incr = 1;
+    h->delay = true;
+    th_key(&k, "hot");
+    for (int i = 0; i < N; i++) {
+        th_res_init(&r[i]);
+        txn_raw_rmw(h->s, bs_buf_slice(&k), &p, th_cb, &r[i]);
+        assert_int_equal(r[i].calls, 0); /* proposed, not applied */
+    }
+    assert_int_equal(h->qn, N); /* every one proposed without waiting for an apply */
+    must_not_found(h, "hot");
+    th_apply(h, 50);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(r[i].calls, i < 50 ? 1 : 0);
+    must_raw_get(h, "hot", "50");
+    th_apply(h, SIZE_MAX);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(r[i].code, BS_OK);
+        assert_int_equal(r[i].integer, i + 1); /* each read its predecessor's pending value */
+        if (i)
+            assert_true(r[i].ts > r[i - 1].ts);
+        th_res_free(&r[i]);
+    }
+    must_raw_get(h, "hot", "100");
+    assert_int_equal(txn_cm_table_size(txn_store_cm(h->s)), 0);
+    bs_buf_free(&k);
+}
+
+static void test_chain_failure_fails_successors(void **state)
+{
+    th *h = *state;
+    enum { N = 5 };
+    th_res r[N], after, noop;
+    bs_buf k = BS_BUF_INIT;
+    txn_rmw_params p = P(TXN_RMW_INCRBY), nx = P(TXN_RMW_SETNX);
+    p.incr = 1;
+    nx.arg = th_s("z");
+    must_raw_put(h, "c", "10", 0);
+    h->delay = true;
+    th_key(&k, "c");
+    for (int i = 0; i < N; i++) {
+        th_res_init(&r[i]);
+        txn_raw_rmw(h->s, bs_buf_slice(&k), &p, th_cb, &r[i]);
+    }
+    /* a no-write outcome waits behind the chain too */
+    th_res_init(&noop);
+    txn_raw_rmw(h->s, bs_buf_slice(&k), &nx, th_cb, &noop);
+    assert_int_equal(noop.calls, 0);
+    th_apply(h, 1);
+    assert_int_equal(r[0].code, BS_OK);
+    assert_int_equal(r[0].integer, 11);
+    /* lost leadership: the proposer fails everything it holds, in order */
+    th_fail_all(h, BS_ENOT_LEADER);
+    assert_int_equal(r[1].code, BS_ENOT_LEADER);
+    assert_int_equal(r[1].kind, TXN_ERR_PROPOSAL_FAILED);
+    for (int i = 2; i < N; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_not_equal(r[i].code, BS_OK);
+        assert_int_equal(r[i].kind, TXN_ERR_CHAIN_BROKEN);
+    }
+    assert_int_equal(noop.calls, 1);
+    assert_int_equal(noop.kind, TXN_ERR_CHAIN_BROKEN);
+    assert_int_equal(txn_cm_table_size(txn_store_cm(h->s)), 0);
+    /* the next RMW reads the applied state again */
+    h->delay = false;
+    th_res_init(&after);
+    must_rmw(h, "c", &p, &after);
+    assert_int_equal(after.integer, 12);
+    for (int i = 0; i < N; i++)
+        th_res_free(&r[i]);
+    th_res_free(&after);
+    th_res_free(&noop);
+    bs_buf_free(&k);
+}
+
+static void test_refused_proposal(void **state)
+{
+    th *h = *state;
+    th_res r;
+    txn_rmw_params p = P(TXN_RMW_INCRBY);
+    p.incr = 1;
+    th_res_init(&r);
+    h->refuse = 1;
+    must_rmw(h, "x", &p, &r);
+    assert_int_equal(r.code, BS_ENOT_LEADER);
+    assert_int_equal(r.kind, TXN_ERR_PROPOSAL_FAILED);
+    must_not_found(h, "x");
+    must_rmw(h, "x", &p, &r);
+    assert_int_equal(r.integer, 1);
+    assert_int_equal(txn_cm_table_size(txn_store_cm(h->s)), 0);
+    th_res_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_incrby, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incrbyfloat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_setrange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_getset_getdel_getex, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire_family, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_100_incr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_failure_fails_successors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_proposal, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
