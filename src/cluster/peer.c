@@ -1,0 +1,503 @@
+/* peer.c -- one Region's peer on this store: its metadata, its raft node and the proposals
+ * waiting for their entries to apply.
+ *
+ * Everything here runs on the raftstore thread. A proposal is queued in raft log order
+ * (pend_head..pend_tail, by index) with the term it was proposed in; when its index applies
+ * it succeeds if the applied entry has that term and is a StaleCommand otherwise (a new
+ * leader overwrote it). Losing leadership fails every pending proposal the old leader had
+ * not seen committed, and bumps the peer's failure generation so proposals accepted before
+ * the failure but not yet handed to raft fail too: once one proposal fails, every later one
+ * does (txn.h's chaining contract). Apply writes the commands' data and the Region's apply
+ * state in ONE engine write, so a restart re-applies exactly the entries after it.
+ * Mirrors TiKV raftstore's Peer/ApplyDelegate (components/raftstore/src/store/peer.rs,
+ * fsm/apply.rs), folded into one thread. */
+#include <string.h>
+
+#include "cluster/cluster_int.h"
+#include "common/assert.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+void cluster_cb_push(cluster_cb **cbs, txn_proposal_done_fn done, void *arg, int code,
+                     const bs_err *err)
+{
+    cluster_cb *c = bs_calloc(1, sizeof(*c));
+    c->done = done;
+    c->arg = arg;
+    c->code = code;
+    if (err)
+        c->err = *err;
+    else
+        bs_err_setf(&c->err, code, "%s", bs_strerror(code));
+    if (code == BS_OK)
+        bs_err_clear(&c->err);
+    /* Keep FIFO order: callbacks run in the order they were queued. */
+    cluster_cb **pp = cbs;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = c;
+}
+
+void cluster_cb_push_read(cluster_cb **cbs, cluster_read_done_fn done, void *arg, int code,
+                          const bs_err *err)
+{
+    cluster_cb_push(cbs, NULL, arg, code, err);
+    cluster_cb *c = *cbs;
+    while (c->next)
+        c = c->next;
+    c->rdone = done;
+}
+
+void cluster_cb_run(cluster_cb *cbs)
+{
+    while (cbs) {
+        cluster_cb *n = cbs->next;
+        const bs_err *e = cbs->code == BS_OK ? NULL : &cbs->err;
+        if (cbs->done)
+            cbs->done(cbs->arg, cbs->code, e);
+        else if (cbs->rdone)
+            cbs->rdone(cbs->arg, cbs->code, e);
+        bs_free(cbs);
+        cbs = n;
+    }
+}
+
+void cluster_proposal_free(cluster_proposal *p)
+{
+    if (!p)
+        return;
+    bs_buf_free(&p->data);
+    bs_free(p);
+}
+
+static void trace_fn(void *ctx, const char *line)
+{
+    cluster_fsm *f = ctx;
+    BS_LOG_DEBUG("raft", "region_id=%llu line=\"%s\"", (unsigned long long)f->region_id, line);
+}
+
+int cluster_fsm_new(cluster_store *s, const cluster_region *r, cluster_fsm **out, bs_err *err)
+{
+    const cluster_peer *me = cluster_region_find_store_peer(r, s->store_id);
+    if (!me)
+        return bs_err_setf(err, BS_EINVAL, "region %llu has no peer on store %llu",
+                           (unsigned long long)r->id, (unsigned long long)s->store_id);
+    cluster_fsm *f = bs_calloc(1, sizeof(*f));
+    f->store = s;
+    f->region_id = r->id;
+    f->peer_id = me->id;
+    pd_region_init(&f->region);
+    pd_region_copy(&f->region, r);
+    int rc = cluster_rs_load(&f->rs, s->engine, r, err);
+    if (rc != BS_OK) {
+        pd_region_deinit(&f->region);
+        bs_free(f);
+        return rc;
+    }
+    raft_config c;
+    raft_config_default(&c);
+    c.id = f->peer_id;
+    c.election_tick = s->opts.election_ticks;
+    c.heartbeat_tick = s->opts.heartbeat_ticks;
+    c.applied = f->rs.apply.applied;
+    c.max_size_per_msg = s->opts.max_size_per_msg;
+    c.max_inflight_msgs = s->opts.max_inflight_msgs;
+    c.check_quorum = true;
+    c.pre_vote = true;
+    c.read_only = RAFT_READ_LEASE;
+    c.seed = f->peer_id * 7919 + r->id * 104729 + (uint64_t)bs_clock_mono_ns();
+    c.trace = trace_fn;
+    c.trace_ctx = f;
+    c.storage = cluster_rs_storage(&f->rs);
+    rc = raft_new(&c, &f->raft, err);
+    if (rc != BS_OK) {
+        cluster_rs_deinit(&f->rs);
+        pd_region_deinit(&f->region);
+        bs_free(f);
+        return bs_err_wrapf(err, "region %llu raft", (unsigned long long)r->id);
+    }
+    f->synced_index = f->rs.last_index; /* everything loaded from disk is durable */
+    f->acked_index = 0;
+    raft_conf_state cs;
+    cluster_region_conf_state(r, &cs);
+    if (cs.n_voters == 1 && cs.voters[0] == f->peer_id)
+        raft_campaign(f->raft); /* a lone voter need not wait for an election timeout */
+    *out = f;
+    return BS_OK;
+}
+
+void cluster_fsm_fail_all(cluster_fsm *f, int code, const char *why, cluster_cb **cbs)
+{
+    bs_err e;
+    bs_err_setf(&e, code, "region %llu: %s", (unsigned long long)f->region_id, why);
+    while (f->pend_head) {
+        cluster_proposal *p = f->pend_head;
+        f->pend_head = p->next;
+        if (!p->admin) {
+            cluster_cb_push(cbs, p->done, p->done_arg, code, &e);
+            f->store->stats.proposals_failed++;
+        }
+        cluster_proposal_free(p);
+    }
+    f->pend_tail = NULL;
+    f->sync_cursor = NULL;
+    while (f->reads) {
+        cluster_read *r = f->reads;
+        f->reads = r->next;
+        cluster_cb_push_read(cbs, r->done, r->arg, code, &e);
+        bs_free(r);
+    }
+}
+
+void cluster_fsm_free(cluster_fsm *f)
+{
+    if (!f)
+        return;
+    BS_ASSERT(!f->pend_head && !f->reads);
+    raft_free(f->raft);
+    cluster_rs_deinit(&f->rs);
+    pd_region_deinit(&f->region);
+    bs_free(f);
+}
+
+static void bump_gen(cluster_fsm *f)
+{
+    pthread_mutex_lock(&f->store->mu);
+    f->gen++;
+    pthread_mutex_unlock(&f->store->mu);
+}
+
+void cluster_fsm_propose(cluster_fsm *f, cluster_proposal *p, cluster_cb **cbs)
+{
+    bs_err e;
+    bs_err_clear(&e);
+    int rc;
+    pthread_mutex_lock(&f->store->mu);
+    bool stale = p->gen != f->gen;
+    pthread_mutex_unlock(&f->store->mu);
+    if (stale) {
+        rc = bs_err_setf(&e, BS_EPROPOSAL_DROPPED,
+                         "region %llu: stale command (an earlier proposal failed)",
+                         (unsigned long long)f->region_id);
+    } else {
+        rc = raft_propose(f->raft, bs_buf_slice(&p->data), &p->index, &e);
+    }
+    if (rc != BS_OK) {
+        if (!stale)
+            bump_gen(f);
+        if (!p->admin) {
+            cluster_cb_push(cbs, p->done, p->done_arg, rc, &e);
+            f->store->stats.proposals_failed++;
+        }
+        cluster_proposal_free(p);
+        return;
+    }
+    raft_status st;
+    raft_get_status(f->raft, &st);
+    p->term = st.term;
+    p->next = NULL;
+    if (f->pend_tail)
+        f->pend_tail->next = p;
+    else
+        f->pend_head = p;
+    f->pend_tail = p;
+    if (!f->sync_cursor)
+        f->sync_cursor = p;
+    f->store->stats.proposals++;
+    bs_counter_inc(f->store->m_proposals);
+}
+
+/* One applied proposal's outcome, acknowledged after the apply write. */
+typedef struct ack {
+    cluster_proposal *p;
+    int code;
+    bs_err err;
+} ack;
+
+int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_cb **cbs,
+                      bs_err *err)
+{
+    if (n == 0)
+        return BS_OK;
+    cluster_store *s = f->store;
+    int64_t t0 = bs_clock_mono_ns();
+    kv_batch *b = kv_batch_new();
+    size_t cap_acks = n + 1, n_acks = 0;
+    ack *acks = bs_calloc(cap_acks, sizeof(ack));
+    bool compacted = false;
+    for (size_t i = 0; i < n; i++) {
+        const raft_entry *e = &ents[i];
+        int code = BS_OK;
+        bs_err ce;
+        bs_err_clear(&ce);
+        if (e->type != RAFT_ENTRY_NORMAL) {
+            /* Basalt proposes no conf changes yet; apply them to raft so it stays
+             * consistent with its log (cluster.h Status). */
+            raft_conf_change cc;
+            if (raft_conf_change_decode(e->data, &cc, &ce) == BS_OK)
+                (void)raft_apply_conf_change(f->raft, &cc, NULL, &ce); /* invalid: no-op */
+        } else if (e->data.len > 0) {
+            cluster_cmd_header h;
+            bs_slice body;
+            int rc = cluster_cmd_decode_header(e->data, &h, &body, err);
+            if (rc != BS_OK) {
+                kv_batch_free(b);
+                bs_free(acks);
+                return bs_err_wrapf(err, "region %llu apply index %llu",
+                                    (unsigned long long)f->region_id,
+                                    (unsigned long long)e->index);
+            }
+            if (h.kind == CLUSTER_CMD_WRITE) {
+                if (h.epoch.version != f->region.epoch.version) {
+                    code = bs_err_setf(&ce, BS_ESTATE,
+                                       "region %llu: epoch not match (version %llu, now %llu)",
+                                       (unsigned long long)f->region_id,
+                                       (unsigned long long)h.epoch.version,
+                                       (unsigned long long)f->region.epoch.version);
+                } else if ((rc = cluster_cmd_decode_write(body, b, err)) != BS_OK) {
+                    kv_batch_free(b);
+                    bs_free(acks);
+                    return bs_err_wrapf(err, "region %llu apply index %llu",
+                                        (unsigned long long)f->region_id,
+                                        (unsigned long long)e->index);
+                }
+            } else {
+                uint64_t ci, ct;
+                if (cluster_cmd_decode_compact(body, &ci, &ct, err) != BS_OK) {
+                    kv_batch_free(b);
+                    bs_free(acks);
+                    return BS_ECORRUPT;
+                }
+                if (ci > f->rs.apply.truncated_index && ci <= e->index &&
+                    ci <= f->rs.last_index) {
+                    cluster_rs_compact(&f->rs, ci, ct, b);
+                    s->stats.log_gc_compactions++;
+                }
+                compacted = true;
+            }
+        }
+        /* Match the proposals waiting for this index. */
+        while (f->pend_head && f->pend_head->index <= e->index) {
+            cluster_proposal *p = f->pend_head;
+            f->pend_head = p->next;
+            if (!f->pend_head)
+                f->pend_tail = NULL;
+            acks[n_acks].p = p;
+            if (p->index == e->index && p->term == e->term) {
+                acks[n_acks].code = code;
+                acks[n_acks].err = ce;
+            } else {
+                acks[n_acks].code = bs_err_setf(&acks[n_acks].err, BS_EPROPOSAL_DROPPED,
+                                                "region %llu: stale command",
+                                                (unsigned long long)f->region_id);
+            }
+            if (f->sync_cursor == p)
+                f->sync_cursor = p->next;
+            n_acks++;
+            if (n_acks == cap_acks) { /* stale proposals may outnumber entries: grow */
+                acks = bs_realloc(acks, 2 * cap_acks * sizeof(ack));
+                memset(acks + cap_acks, 0, cap_acks * sizeof(ack));
+                cap_acks *= 2;
+            }
+        }
+    }
+    uint64_t applied = ents[n - 1].index;
+    BS_ASSERT(applied > f->rs.apply.applied);
+    f->rs.apply.applied = applied;
+    bs_buf k = BS_BUF_INIT, v = BS_BUF_INIT;
+    cluster_key_apply_state(&k, f->region_id);
+    cluster_apply_state_encode(&v, &f->rs.apply);
+    kv_batch_put(b, KV_CF_RAFT, bs_buf_slice(&k), bs_buf_slice(&v));
+    bs_buf_free(&k);
+    bs_buf_free(&v);
+    int rc = kv_engine_write(s->engine, b, false, err);
+    kv_batch_free(b);
+    if (rc != BS_OK) {
+        bs_free(acks);
+        return bs_err_wrapf(err, "region %llu apply write", (unsigned long long)f->region_id);
+    }
+    if (compacted)
+        f->compact_pending = false;
+    s->stats.entries_applied += n;
+    bs_histogram_observe(s->m_apply, (double)(bs_clock_mono_ns() - t0) / 1e9);
+    for (size_t i = 0; i < n_acks; i++) {
+        cluster_proposal *p = acks[i].p;
+        if (!p->admin) {
+            if (acks[i].code == BS_OK) {
+                /* No proposal is acknowledged before the sync that covers it. */
+                BS_ASSERT(p->index <= f->synced_index);
+                if (p->index > f->acked_index)
+                    f->acked_index = p->index;
+                BS_ASSERT(f->acked_index <= f->synced_index);
+                s->stats.proposals_acked++;
+                BS_ASSERT(s->stats.proposals_synced >= s->stats.proposals_acked);
+            } else {
+                s->stats.proposals_failed++;
+            }
+            cluster_cb_push(cbs, p->done, p->done_arg, acks[i].code,
+                            acks[i].code == BS_OK ? NULL : &acks[i].err);
+        }
+        cluster_proposal_free(p);
+    }
+    bs_free(acks);
+    return BS_OK;
+}
+
+void cluster_fsm_on_role(cluster_fsm *f, const raft_soft_state *ss, cluster_cb **cbs)
+{
+    if (ss->role == RAFT_LEADER)
+        return;
+    f->compact_pending = false;
+    if (!f->pend_head && !f->reads)
+        return;
+    /* Entries the old leader saw committed still apply; the rest may never: fail them,
+     * in log order, and everything accepted after them. */
+    raft_status st;
+    raft_get_status(f->raft, &st);
+    cluster_proposal **pp = &f->pend_head, *keep_tail = NULL;
+    while (*pp && (*pp)->index <= st.commit) {
+        keep_tail = *pp;
+        pp = &(*pp)->next;
+    }
+    cluster_proposal *drop = *pp;
+    *pp = NULL;
+    f->pend_tail = keep_tail;
+    bs_err e;
+    bs_err_setf(&e, BS_EPROPOSAL_DROPPED, "region %llu: stale command (leadership lost)",
+                (unsigned long long)f->region_id);
+    for (cluster_proposal *q = drop; q; q = q->next)
+        if (q == f->sync_cursor)
+            f->sync_cursor = NULL;
+    while (drop) {
+        cluster_proposal *p = drop;
+        drop = p->next;
+        if (!p->admin) {
+            cluster_cb_push(cbs, p->done, p->done_arg, BS_EPROPOSAL_DROPPED, &e);
+            f->store->stats.proposals_failed++;
+        }
+        cluster_proposal_free(p);
+    }
+    while (f->reads) {
+        cluster_read *r = f->reads;
+        f->reads = r->next;
+        cluster_cb_push_read(cbs, r->done, r->arg, BS_EPROPOSAL_DROPPED, &e);
+        bs_free(r);
+    }
+    bump_gen(f);
+}
+
+void cluster_fsm_on_reads(cluster_fsm *f, const raft_read_state *rs, size_t n, cluster_cb **cbs)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (rs[i].ctx.len != 8)
+            continue;
+        uint64_t id;
+        memcpy(&id, rs[i].ctx.ptr, 8);
+        for (cluster_read *r = f->reads; r; r = r->next)
+            if (r->id == id)
+                r->index = rs[i].index;
+    }
+    cluster_read **pp = &f->reads;
+    while (*pp) {
+        cluster_read *r = *pp;
+        if (r->index != 0 && r->index <= f->rs.apply.applied) {
+            *pp = r->next;
+            cluster_cb_push_read(cbs, r->done, r->arg, BS_OK, NULL);
+            bs_free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+void cluster_fsm_note_match(cluster_fsm *f, uint64_t peer_id, uint64_t index)
+{
+    for (size_t i = 0; i < f->n_match; i++) {
+        if (f->match_ids[i] == peer_id) {
+            if (index > f->match_idx[i])
+                f->match_idx[i] = index;
+            return;
+        }
+    }
+    if (f->n_match < RAFT_MAX_CONF) {
+        f->match_ids[f->n_match] = peer_id;
+        f->match_idx[f->n_match++] = index;
+    }
+}
+
+static uint64_t peer_match(const cluster_fsm *f, uint64_t peer_id)
+{
+    for (size_t i = 0; i < f->n_match; i++)
+        if (f->match_ids[i] == peer_id)
+            return f->match_idx[i];
+    return 0;
+}
+
+void cluster_fsm_maybe_gc(cluster_fsm *f, cluster_cb **cbs)
+{
+    cluster_store *s = f->store;
+    if (f->compact_pending)
+        return;
+    raft_status st;
+    raft_get_status(f->raft, &st);
+    if (st.role != RAFT_LEADER)
+        return;
+    uint64_t applied = f->rs.apply.applied, first = f->rs.apply.truncated_index + 1;
+    if (applied < first || applied - first + 1 < s->opts.log_gc_threshold)
+        return;
+    /* Keep what a follower still needs (no snapshots yet), unless it fell so far behind
+     * that the count limit forces compaction (TiKV's raft-log-gc-count-limit). */
+    uint64_t target = applied;
+    for (size_t i = 0; i < f->region.n_peers; i++) {
+        uint64_t pid = f->region.peers[i].id;
+        if (pid == f->peer_id)
+            continue;
+        uint64_t m = peer_match(f, pid);
+        if (m < target && applied - m < s->opts.log_gc_count_limit)
+            target = m;
+    }
+    if (target < first || target - first + 1 < s->opts.log_gc_threshold)
+        return;
+    uint64_t term;
+    if (cluster_rs_term(&f->rs, target, &term) != BS_OK)
+        return;
+    cluster_proposal *p = bs_calloc(1, sizeof(*p));
+    p->region_id = f->region_id;
+    p->admin = true;
+    pthread_mutex_lock(&s->mu);
+    p->gen = f->gen;
+    p->id = ++s->next_proposal_id;
+    pthread_mutex_unlock(&s->mu);
+    cluster_cmd_header h = {CLUSTER_CMD_COMPACT_LOG, p->id, f->region.epoch};
+    cluster_cmd_encode_compact(&p->data, &h, target, term);
+    f->compact_pending = true;
+    cluster_fsm_propose(f, p, cbs);
+}
+
+void cluster_fsm_publish(cluster_fsm *f, int64_t now_ns)
+{
+    cluster_store *s = f->store;
+    raft_status st;
+    raft_get_status(f->raft, &st);
+    f->v_leader = st.role == RAFT_LEADER;
+    f->v_leader_id = st.lead;
+    f->v_term = st.term;
+    f->v_commit = st.commit;
+    f->v_applied = f->rs.apply.applied;
+    /* The lease holds until the next tick at least (raft keeps a two-tick margin). */
+    if (f->v_leader && raft_lease_valid(f->raft))
+        f->v_lease_until_ns = s->last_tick_ns + (int64_t)s->opts.tick_interval_ms * 1000000;
+    else
+        f->v_lease_until_ns = 0;
+    (void)now_ns;
+}
+
+void cluster_fsm_on_synced(cluster_fsm *f, uint64_t synced)
+{
+    f->synced_index = synced; /* the durable log is exactly (truncated, synced] */
+    while (f->sync_cursor && f->sync_cursor->index <= f->synced_index) {
+        if (!f->sync_cursor->admin)
+            f->store->stats.proposals_synced++;
+        f->sync_cursor = f->sync_cursor->next;
+    }
+}

@@ -1,0 +1,226 @@
+/* test_store.c -- one store end to end: bootstrap through PD, raw puts through the txn layer
+ * proposing via Raft, restart (data, regions, re-apply), group commit counters, region
+ * errors and log GC. Waits are bounded; nothing asserts on time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/cluster_int.h"
+#include "cluster_test.h"
+
+typedef struct env {
+    char *dir;
+    kv_engine *e;
+    pd_meta_store *ms;
+    pd_core *pd;
+    cluster_store *s;
+    ct_txn t;
+    uint64_t rid;
+} env;
+
+static void env_start(env *v, uint64_t gc_threshold)
+{
+    if (!v->dir)
+        v->dir = ct_tempdir("store");
+    v->e = ct_engine_open(v->dir);
+    if (!v->pd)
+        v->pd = ct_pd_open(&v->ms);
+    cluster_store_options o;
+    ct_options(&o, v->e, v->pd, NULL);
+    o.log_gc_threshold = gc_threshold;
+    o.log_gc_tick_ticks = 1;
+    bs_err err;
+    int rc = cluster_store_open(&o, &v->s, &err);
+    if (rc != BS_OK)
+        fprintf(stderr, "open: %s\n", err.msg);
+    assert_int_equal(rc, BS_OK);
+    cluster_region r;
+    pd_region_init(&r);
+    assert_int_equal(cluster_store_region_by_key(v->s, BS_SLICE_NULL, &r), BS_OK);
+    v->rid = r.id;
+    pd_region_deinit(&r);
+    assert_true(ct_wait_leader(v->s, v->rid, 20000));
+    ct_txn_open(&v->t, v->pd, v->s, v->e);
+}
+
+static void env_stop(env *v)
+{
+    ct_txn_close(&v->t);
+    cluster_store_close(v->s);
+    kv_engine_close(v->e);
+    v->s = NULL;
+    v->e = NULL;
+}
+
+static void env_free(env *v)
+{
+    if (v->s)
+        env_stop(v);
+    pd_close(v->pd);
+    pd_meta_store_free(v->ms);
+    bs_free(v->dir);
+}
+
+static void must_get(env *v, const char *k, const char *want)
+{
+    bs_buf out = BS_BUF_INIT;
+    assert_int_equal(ct_get(&v->t, k, &out), BS_OK);
+    assert_int_equal(out.len, strlen(want));
+    assert_memory_equal(out.ptr, want, out.len);
+    bs_buf_free(&out);
+}
+
+static void test_bootstrap_put_restart(void **state)
+{
+    (void)state;
+    env v;
+    memset(&v, 0, sizeof(v));
+    env_start(&v, 1000);
+    assert_true(pd_is_bootstrapped(v.pd));
+    assert_int_equal(pd_region_count(v.pd), 1);
+    assert_int_equal(cluster_store_region_count(v.s), 1);
+    uint64_t store_id = cluster_store_id(v.s);
+    for (int i = 0; i < 20; i++) {
+        char k[16], val[16];
+        snprintf(k, sizeof k, "k%d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        assert_int_equal(ct_put(&v.t, k, val), BS_OK);
+    }
+    must_get(&v, "k7", "v7");
+    cluster_peer_status st;
+    assert_int_equal(cluster_store_peer_status(v.s, v.rid, &st), BS_OK);
+    uint64_t applied = st.applied;
+    assert_true(applied >= CLUSTER_INIT_INDEX + 20);
+    env_stop(&v);
+
+    /* Restart: same store id, same region, data kept, raft resumes past the applied index. */
+    env_start(&v, 1000);
+    assert_int_equal(cluster_store_id(v.s), store_id);
+    assert_int_equal(cluster_store_region_count(v.s), 1);
+    must_get(&v, "k19", "v19");
+    assert_int_equal(ct_put(&v.t, "after", "restart"), BS_OK);
+    must_get(&v, "after", "restart");
+    assert_int_equal(cluster_store_peer_status(v.s, v.rid, &st), BS_OK);
+    assert_true(st.applied > applied);
+    env_free(&v);
+}
+
+static bool all_done(void *arg)
+{
+    ct_counter *c = arg;
+    return c->done == 256;
+}
+
+static void test_group_commit(void **state)
+{
+    (void)state;
+    env v;
+    memset(&v, 0, sizeof(v));
+    env_start(&v, 100000);
+    cluster_store_stats before, after;
+    cluster_store_get_stats(v.s, &before);
+    ct_counter c = {0, 0};
+    bs_buf k = BS_BUF_INIT;
+    for (int i = 0; i < 256; i++) {
+        char user[16];
+        snprintf(user, sizeof user, "g%03d", i);
+        txn_raw_put(v.t.txn, ct_key(&k, user), bs_slice_from_str("x"), 0, ct_put_cb, &c);
+    }
+    bs_buf_free(&k);
+    assert_true(ct_wait(all_done, &c, 60000));
+    assert_int_equal(c.ok, 256);
+    cluster_store_get_stats(v.s, &after);
+    uint64_t fsyncs = after.fsyncs - before.fsyncs;
+    uint64_t puts = after.proposals_acked - before.proposals_acked;
+    printf("group commit: %llu puts, %llu fsyncs, %llu rounds\n", (unsigned long long)puts,
+           (unsigned long long)fsyncs, (unsigned long long)(after.rounds - before.rounds));
+    assert_int_equal(puts, 256);
+    assert_true(fsyncs <= puts / 8);
+    assert_true(after.proposals_synced >= after.proposals_acked);
+    env_free(&v);
+}
+
+static void test_region_errors(void **state)
+{
+    (void)state;
+    env v;
+    memset(&v, 0, sizeof(v));
+    env_start(&v, 1000);
+    cluster_region_error re;
+    cluster_region_error_init(&re);
+    bs_err err;
+    kv_batch *b = kv_batch_new();
+    kv_batch_put(b, KV_CF_DEFAULT, bs_slice_from_str("a"), bs_slice_from_str("b"));
+    cluster_epoch ep = {1, 1};
+    assert_int_equal(cluster_store_propose(v.s, v.rid + 1000, &ep, b, NULL, NULL, &re, &err),
+                     BS_NOTFOUND);
+    assert_int_equal(re.kind, CLUSTER_RERR_REGION_NOT_FOUND);
+    cluster_epoch stale = {1, 0};
+    assert_int_equal(cluster_store_propose(v.s, v.rid, &stale, b, NULL, NULL, &re, &err),
+                     BS_ESTATE);
+    assert_int_equal(re.kind, CLUSTER_RERR_EPOCH_NOT_MATCH);
+    assert_int_equal(re.n_regions, 1);
+    assert_int_equal(re.regions[0].id, v.rid);
+    assert_int_equal(cluster_store_read_check(v.s, v.rid, &stale, BS_SLICE_NULL, &re, &err),
+                     BS_ESTATE);
+    assert_int_equal(cluster_store_read_check(v.s, v.rid + 1000, &ep, BS_SLICE_NULL, &re, &err),
+                     BS_NOTFOUND);
+    cluster_region_error_deinit(&re);
+    kv_batch_free(b);
+    env_free(&v);
+}
+
+static bool truncated(void *arg)
+{
+    env *v = arg;
+    cluster_peer_status st;
+    return cluster_store_peer_status(v->s, v->rid, &st) == BS_OK &&
+           st.truncated_index > CLUSTER_INIT_INDEX + 10;
+}
+
+static void test_log_gc(void **state)
+{
+    (void)state;
+    env v;
+    memset(&v, 0, sizeof(v));
+    env_start(&v, 10);
+    for (int i = 0; i < 40; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "gc%d", i);
+        assert_int_equal(ct_put(&v.t, k, "v"), BS_OK);
+    }
+    assert_true(ct_wait(truncated, &v, 20000));
+    cluster_peer_status st;
+    assert_int_equal(cluster_store_peer_status(v.s, v.rid, &st), BS_OK);
+    /* The first entries are gone from CF raft. */
+    bs_buf key = BS_BUF_INIT, val = BS_BUF_INIT;
+    cluster_key_raft_log(&key, v.rid, CLUSTER_INIT_INDEX + 1);
+    assert_int_equal(kv_get(v.e, KV_CF_RAFT, bs_buf_slice(&key), &val, NULL), BS_NOTFOUND);
+    bs_buf_free(&key);
+    bs_buf_free(&val);
+    cluster_store_stats stats;
+    cluster_store_get_stats(v.s, &stats);
+    assert_true(stats.log_gc_compactions >= 1);
+    env_stop(&v);
+    /* A restart over a truncated log still works and keeps the data. */
+    env_start(&v, 10);
+    must_get(&v, "gc39", "v");
+    assert_int_equal(ct_put(&v.t, "gc-after", "v2"), BS_OK);
+    env_free(&v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bootstrap_put_restart),
+        cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_region_errors),
+        cmocka_unit_test(test_log_gc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
