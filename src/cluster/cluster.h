@@ -13,10 +13,11 @@
  *   re-apply), the txn proposer, region lookup, lease read check and async ReadIndex;
  *   region errors; log GC through a replicated CompactLog command.
  *   Tested: raft storage round trip and restart, one-store bootstrap/puts/restart,
- *   group commit counters, region errors (RegionNotFound, EpochNotMatch), log GC.
- *   Written but NOT yet covered by a test: the in-memory transport, cluster_store_create_region
- *   and three-store replication, NotLeader with the leader, ReadIndex, ServerIsBusy,
- *   RaftEntryTooLarge, KeyNotInRegion.
+ *   group commit counters, region errors (RegionNotFound, EpochNotMatch), log GC; three
+ *   stores over the in-memory transport (cluster_store_create_region, replication to every
+ *   engine, re-election after the leader's store stops, a restarted store catching up),
+ *   NotLeader with the leader, KeyNotInRegion, RaftEntryTooLarge.
+ *   Written but NOT yet covered by a test: ReadIndex, ServerIsBusy.
  *   Not yet: Region split (size accounting, split check, AskBatchSplit, split apply,
  *   ReportBatchSplit), store and region heartbeats to PD, raft snapshots (a peer that falls
  *   behind the leader's compacted log cannot catch up; GC never compacts past the slowest
