@@ -10,7 +10,7 @@
  *   send, apply, callbacks; fsync/round/proposal counters and latency histograms; the
  *   "synced >= acknowledged" invariant asserted); the transport interface and an in-memory
  *   transport; store open (ident from PD, cluster bootstrap through PD, restart reload and
- *   re-apply), the txn proposer, region lookup, lease read check and async ReadIndex;
+ *   re-apply), proposals (txn/ binds its proposer to them), region lookup, lease read check and async ReadIndex;
  *   region errors; log GC through a replicated CompactLog command.
  *   Tested: raft storage round trip and restart, one-store bootstrap/puts/restart,
  *   group commit counters, region errors (RegionNotFound, EpochNotMatch), log GC; three
@@ -50,13 +50,18 @@
 #include "pd/pd.h"
 #include "raft/raft.h"
 #include "storage/kv.h"
-#include "txn/txn.h"
 
 /* Region metadata is metapb.Region: id, [start_key, end_key) as region keys (MCE-encoded,
  * PROTOCOL.md §4.3; empty end = +inf), epoch and peers. PD's value type is that exactly. */
 typedef pd_region cluster_region;
 typedef pd_peer cluster_peer;
 typedef pd_region_epoch cluster_epoch;
+
+/* Completion of a proposal: code BS_OK once applied, or why it never will be. err is
+ * borrowed for the call (NULL when code is BS_OK). Runs on the raftstore thread and must
+ * not block. Same shape as txn.h's txn_proposal_done_fn, so txn/ can hand its callbacks
+ * straight through (cluster/ sits below txn/ and does not include it). */
+typedef void (*cluster_proposal_done_fn)(void *done_arg, int code, const bs_err *err);
 
 /* ======================================================================================
  * Region errors (errorpb.Error's region-level variants)
@@ -226,7 +231,7 @@ int cluster_store_campaign(cluster_store *s, uint64_t region_id);
 
 /* ---- proposals ------------------------------------------------------------------------ */
 
-/* Proposes batch as one Raft entry of Region region_id, as txn.h's proposer does.
+/* Proposes batch as one Raft entry of Region region_id (the contract of txn.h's proposer).
  *  - Checks (TiKV's order): Region here (RegionNotFound), leader (NotLeader with the leader
  *    when known), epoch.version == current (EpochNotMatch with the current Region), every
  *    key inside the Region (KeyNotInRegion), queue room (ServerIsBusy), encoded entry size
@@ -242,14 +247,9 @@ int cluster_store_campaign(cluster_store *s, uint64_t region_id);
  *    every batch accepted after it for that Region fails too.
  *  - Never blocks on disk or network. */
 int cluster_store_propose(cluster_store *s, uint64_t region_id, const cluster_epoch *epoch,
-                          kv_batch *batch, txn_proposal_done_fn done, void *done_arg,
+                          kv_batch *batch, cluster_proposal_done_fn done, void *done_arg,
                           cluster_region_error *rerr, bs_err *err);
 
-/* txn.h's txn_propose_fn over a store: arg is the cluster_store. Routes the batch to the
- * Region of its first key (with that Region's current epoch) and proposes it as
- * cluster_store_propose does; region errors come back as codes with err's text. */
-int cluster_txn_propose(void *arg, kv_batch *batch, txn_proposal_done_fn done, void *done_arg,
-                        bs_err *err);
 
 /* ---- reads ---------------------------------------------------------------------------- */
 

@@ -134,7 +134,7 @@ typedef struct cluster_proposal {
     uint64_t id;
     uint64_t gen;  /* the peer's failure generation when accepted (see cluster_fsm.gen) */
     bs_buf data;   /* the encoded entry */
-    txn_proposal_done_fn done;
+    cluster_proposal_done_fn done;
     void *done_arg;
     uint64_t term, index; /* where raft put it (0 until proposed) */
     int64_t start_ns;
@@ -153,7 +153,7 @@ typedef struct cluster_read {
 /* A deferred callback, run after the round without locks. */
 typedef struct cluster_cb {
     struct cluster_cb *next;
-    txn_proposal_done_fn done;
+    cluster_proposal_done_fn done;
     cluster_read_done_fn rdone;
     void *arg;
     int code;
@@ -215,7 +215,7 @@ void cluster_fsm_on_synced(cluster_fsm *f, uint64_t synced);
 void cluster_fsm_publish(cluster_fsm *f, int64_t now_ns);
 
 /* Queues a callback. err may be NULL. */
-void cluster_cb_push(cluster_cb **cbs, txn_proposal_done_fn done, void *arg, int code,
+void cluster_cb_push(cluster_cb **cbs, cluster_proposal_done_fn done, void *arg, int code,
                      const bs_err *err);
 void cluster_cb_push_read(cluster_cb **cbs, cluster_read_done_fn done, void *arg, int code,
                           const bs_err *err);

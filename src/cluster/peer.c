@@ -18,7 +18,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-void cluster_cb_push(cluster_cb **cbs, txn_proposal_done_fn done, void *arg, int code,
+void cluster_cb_push(cluster_cb **cbs, cluster_proposal_done_fn done, void *arg, int code,
                      const bs_err *err)
 {
     cluster_cb *c = bs_calloc(1, sizeof(*c));

@@ -91,7 +91,7 @@ static int collect_key(void *arg, const kv_op *op)
 }
 
 int cluster_store_propose(cluster_store *s, uint64_t region_id, const cluster_epoch *epoch,
-                          kv_batch *batch, txn_proposal_done_fn done, void *done_arg,
+                          kv_batch *batch, cluster_proposal_done_fn done, void *done_arg,
                           cluster_region_error *rerr, bs_err *err)
 {
     key_list keys = {NULL, 0, 0};
@@ -150,35 +150,6 @@ int cluster_store_propose(cluster_store *s, uint64_t region_id, const cluster_ep
     pthread_mutex_unlock(&s->mu);
     kv_batch_free(batch); /* ours on success; its bytes now live in the entry */
     return BS_OK;
-}
-
-static int first_key(void *arg, const kv_op *op)
-{
-    bs_buf *k = arg;
-    if (op->cf == KV_CF_RAFT)
-        return BS_OK;
-    bs_buf_set(k, op->key.ptr, op->key.len);
-    return 1; /* stop */
-}
-
-int cluster_txn_propose(void *arg, kv_batch *batch, txn_proposal_done_fn done, void *done_arg,
-                        bs_err *err)
-{
-    cluster_store *s = arg;
-    bs_buf k = BS_BUF_INIT;
-    (void)kv_batch_iterate(batch, first_key, &k); /* stops at the first data key */
-    cluster_region r;
-    pd_region_init(&r);
-    int rc = cluster_store_region_by_key(s, bs_buf_slice(&k), &r);
-    bs_buf_free(&k);
-    if (rc != BS_OK) {
-        pd_region_deinit(&r);
-        return bs_err_setf(err, BS_NOTFOUND, "no region for key on store %llu",
-                           (unsigned long long)s->store_id);
-    }
-    rc = cluster_store_propose(s, r.id, &r.epoch, batch, done, done_arg, NULL, err);
-    pd_region_deinit(&r);
-    return rc;
 }
 
 int cluster_store_read_check(cluster_store *s, uint64_t region_id, const cluster_epoch *epoch,

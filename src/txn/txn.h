@@ -207,6 +207,14 @@ typedef void (*txn_proposal_done_fn)(void *done_arg, int code, const bs_err *err
 typedef int (*txn_propose_fn)(void *arg, kv_batch *batch, txn_proposal_done_fn done,
                               void *done_arg, bs_err *err);
 
+/* A txn_propose_fn over a local store (cluster_proposer.c): arg is the cluster_store
+ * (borrowed; outlives the txn store). Routes the batch to the Region of its first key, at
+ * that Region's current epoch, through cluster_store_propose; region errors come back as
+ * their codes with err's text. Thread affinity: any thread; done runs on the raftstore
+ * thread. */
+int txn_cluster_propose(void *arg, kv_batch *batch, txn_proposal_done_fn done, void *done_arg,
+                        bs_err *err);
+
 typedef struct txn_store_config {
     kv_engine *engine;       /* borrowed; outlives the store */
     txn_causal_ts *causal_ts; /* borrowed; outlives the store */

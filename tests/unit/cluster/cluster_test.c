@@ -8,16 +8,6 @@
 #include "cluster_test.h"
 #include "common/assert.h"
 
-char *ct_tempdir(const char *tag)
-{
-    const char *base = getenv("TMPDIR");
-    char tmpl[512];
-    snprintf(tmpl, sizeof tmpl, "%s/cluster-%s-XXXXXX", base && *base ? base : "/tmp", tag);
-    char *d = mkdtemp(tmpl);
-    BS_ASSERT(d != NULL);
-    return bs_strdup(d);
-}
-
 kv_engine *ct_engine_open(const char *dir)
 {
     kv_options o;
@@ -105,7 +95,7 @@ void ct_txn_open(ct_txn *t, pd_core *pd, cluster_store *s, kv_engine *e)
     memset(&c, 0, sizeof(c));
     c.engine = e;
     c.causal_ts = t->cts;
-    c.propose = cluster_txn_propose;
+    c.propose = txn_cluster_propose;
     c.propose_arg = s;
     t->txn = txn_store_new(&c);
 }

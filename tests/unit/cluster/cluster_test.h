@@ -1,4 +1,4 @@
-/* cluster_test.h -- helpers shared by the cluster tests: temp dirs, engines, an in-process
+/* cluster_test.h -- helpers shared by the cluster tests: engines, an in-process
  * PD, a txn store wired to a cluster store, and bounded waits (never timing assertions). */
 #ifndef BASALT_TESTS_CLUSTER_TEST_H
 #define BASALT_TESTS_CLUSTER_TEST_H
@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 #include "cluster/cluster.h"
+#include "lib/tmpdir.h"
+#include "txn/txn.h"
 
-/* A fresh directory under $TMPDIR (caller owns the string; bs_free). */
-char *ct_tempdir(const char *tag);
 kv_engine *ct_engine_open(const char *dir);
 /* In-memory PD (memstore kept in *ms so it can be reopened). */
 pd_core *ct_pd_open(pd_meta_store **ms);

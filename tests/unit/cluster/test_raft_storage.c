@@ -59,7 +59,7 @@ static void check_entry(raft_storage st, uint64_t i, uint64_t term)
 static void test_round_trip_and_restart(void **state)
 {
     (void)state;
-    char *dir = ct_tempdir("rs");
+    char *dir = tu_dir_new("rs");
     kv_engine *e = ct_engine_open(dir);
     cluster_region r;
     make_region(&r);
@@ -125,7 +125,7 @@ static void test_round_trip_and_restart(void **state)
     cluster_rs_deinit(&rs);
     pd_region_deinit(&r);
     kv_engine_close(e);
-    bs_free(dir);
+    tu_dir_remove(dir);
 }
 
 static void test_records(void **state)

@@ -26,7 +26,7 @@ typedef struct env {
 static void env_start(env *v, uint64_t gc_threshold)
 {
     if (!v->dir)
-        v->dir = ct_tempdir("store");
+        v->dir = tu_dir_new("store");
     v->e = ct_engine_open(v->dir);
     if (!v->pd)
         v->pd = ct_pd_open(&v->ms);
@@ -63,7 +63,7 @@ static void env_free(env *v)
         env_stop(v);
     pd_close(v->pd);
     pd_meta_store_free(v->ms);
-    bs_free(v->dir);
+    tu_dir_remove(v->dir);
 }
 
 static void must_get(env *v, const char *k, const char *want)

@@ -53,7 +53,7 @@ static void node_start(three *c, int i)
 {
     node *n = &c->n[i];
     if (!n->dir)
-        n->dir = ct_tempdir("three");
+        n->dir = tu_dir_new("three");
     n->e = ct_engine_open(n->dir);
     cluster_store_options o;
     ct_options(&o, n->e, c->pd, c->tr);
@@ -122,7 +122,7 @@ static void three_free(three *c)
     for (int i = 0; i < N_STORES; i++) {
         if (c->n[i].s)
             node_stop(c, i);
-        bs_free(c->n[i].dir);
+        tu_dir_remove(c->n[i].dir);
     }
     cluster_transport_mem_free(c->tr);
     pd_region_deinit(&c->region);
@@ -328,7 +328,7 @@ static void test_proposal_errors(void **state)
     assert_int_equal(re.leader.id, c.region.peers[leader].id);
     assert_int_equal(re.leader.store_id, c.n[leader].store_id);
     /* The txn proposer on a follower refuses the same way (the caller keeps the batch). */
-    assert_int_equal(cluster_txn_propose(c.n[follower].s, b, NULL, NULL, &err), BS_ENOT_LEADER);
+    assert_int_equal(txn_cluster_propose(c.n[follower].s, b, NULL, NULL, &err), BS_ENOT_LEADER);
     kv_batch_free(b);
 
     /* KeyNotInRegion: the Region ends at user key "z". */

@@ -272,15 +272,11 @@ static void test_graceful_shutdown(void **state)
     sjob job = {.path = "/test.Echo/Slow", .first_msg = "x", .timeout_ms = 5000};
     sjob_start(&f->c, &job);
     usleep(100 * 1000); /* the call is in flight on the server */
-    int64_t t0 = bs_clock_mono_ms();
     net_server_shutdown(f->s.srv, 5000);
-    int64_t took = bs_clock_mono_ms() - t0;
-    /* Shutdown waited for the in-flight call, and not for the whole grace. */
+    /* Shutdown let the in-flight call finish: a cut call would end UNAVAILABLE. */
     assert_true(sjob_wait(&job, 3000));
     assert_int_equal(job.status, NET_GRPC_OK);
     assert_int_equal(job.first.len, 4);
-    /* No upper bound on took: timing only proves the wait happened, never how fast. */
-    assert_true(took >= 100);
     sjob_free(&job);
     /* No new connections are accepted. */
     bs_buf resp = BS_BUF_INIT;
@@ -302,7 +298,9 @@ static void test_shutdown_grace_expires(void **state)
     int64_t t0 = bs_clock_mono_ms();
     net_server_shutdown(f->s.srv, 200);
     int64_t took = bs_clock_mono_ms() - t0;
-    assert_true(took >= 150); /* it waited for the grace period */
+    /* A lower bound only (a monotonic clock cannot run short): shutdown gave the hanging
+     * call its grace period before cutting it, rather than closing at once. */
+    assert_true(took >= 150);
     assert_true(wait_int_at_least(&echo_cancels, before + 1, 3000));
     assert_true(sjob_wait(&job, 3000));
     assert_int_equal(job.status, NET_GRPC_UNAVAILABLE);

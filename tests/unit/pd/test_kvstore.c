@@ -11,24 +11,8 @@
 #include <string.h>
 
 #include "pd/pd.h"
+#include "lib/tmpdir.h"
 #include "pd_test.h"
-
-static char *make_dir(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    char tmpl[512];
-    snprintf(tmpl, sizeof(tmpl), "%s/basalt-pd-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void remove_dir(const char *d)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-}
 
 static pd_meta_store *must_kvstore(const char *dir)
 {
@@ -43,7 +27,7 @@ static pd_meta_store *must_kvstore(const char *dir)
 static void test_state_survives_restart(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = tu_dir_new("pd");
     fake_clock clk = {.now_ms = 1700000000000};
     bs_err err;
     uint64_t ts1, id1, cluster;
@@ -70,22 +54,20 @@ static void test_state_survives_restart(void **state)
     assert_true(id2 > id1);
     pd_close(pd);
     pd_meta_store_free(ms);
-    remove_dir(dir);
-    free(dir);
+    tu_dir_remove(dir);
 }
 
 static void test_directory_in_use_is_refused(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = tu_dir_new("pd");
     pd_meta_store *ms = must_kvstore(dir), *second = NULL;
     bs_err err;
     assert_int_equal(pd_kvstore_open(dir, &second, &err), BS_EBUSY);
     assert_null(second);
     assert_non_null(strstr(err.msg, "in use"));
     pd_meta_store_free(ms);
-    remove_dir(dir);
-    free(dir);
+    tu_dir_remove(dir);
 }
 
 static int counter(void *arg, bs_slice k, bs_slice v, bs_err *e)
@@ -100,7 +82,7 @@ static int counter(void *arg, bs_slice k, bs_slice v, bs_err *e)
 static void test_scan_prefix_is_bounded(void **state)
 {
     (void)state;
-    char *dir = make_dir();
+    char *dir = tu_dir_new("pd");
     pd_meta_store *ms = must_kvstore(dir);
     bs_err err;
     const char *keys[] = {"a/1", "a/2", "a\xff", "b/1"};
@@ -112,8 +94,7 @@ static void test_scan_prefix_is_bounded(void **state)
     assert_int_equal(ms->vt->scan_prefix(ms, bs_slice_from_str("a/"), counter, &count, &err), BS_OK);
     assert_int_equal(count, 2);
     pd_meta_store_free(ms);
-    remove_dir(dir);
-    free(dir);
+    tu_dir_remove(dir);
 }
 
 int main(void)

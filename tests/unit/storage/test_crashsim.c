@@ -33,7 +33,7 @@ static int setup(void **state)
     kv_options_init(&o);
     o.block_cache_size = 1 << 20;
     o.write_buffer_size = 1 << 20;
-    f->dir = tu_dir_new();
+    f->dir = tu_dir_new("storage");
     if (kv_engine_open(f->dir, &o, &e, &err) != BS_OK ||
         kv_crashsim_new(e, &f->sim, &err) != BS_OK) {
         fprintf(stderr, "setup: %s\n", err.msg);

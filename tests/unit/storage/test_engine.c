@@ -41,7 +41,7 @@ static int setup(void **state)
     fixture *f = bs_calloc(1, sizeof(*f));
     bs_err err;
     kv_options o = small_options();
-    f->dir = tu_dir_new();
+    f->dir = tu_dir_new("storage");
     if (kv_engine_open(f->dir, &o, &f->e, &err) != BS_OK) {
         fprintf(stderr, "open: %s\n", err.msg);
         return -1;

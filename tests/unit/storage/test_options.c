@@ -57,7 +57,7 @@ static void test_settings_reach_rocksdb(void **state)
     assert_int_equal(o.cf_compression_per_level[KV_CF_WRITE][0], KV_COMPRESSION_ZSTD);
     assert_int_equal(o.cf_compression_per_level[KV_CF_WRITE][6], KV_COMPRESSION_LZ4);
 
-    char *dir = tu_dir_new();
+    char *dir = tu_dir_new("storage");
     kv_engine *e = NULL;
     assert_int_equal(kv_engine_open(dir, &o, &e, &err), BS_OK);
     assert_int_equal(tu_dir_file_contains(dir, "OPTIONS-", "write_buffer_size=8388608"), 1);

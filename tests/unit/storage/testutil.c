@@ -8,44 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-char *tu_dir_new(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    char buf[4096];
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    snprintf(buf, sizeof(buf), "%s/basalt-storage-XXXXXX", tmp);
-    if (!mkdtemp(buf)) {
-        perror("mkdtemp");
-        abort();
-    }
-    return bs_strdup(buf);
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-void tu_dir_remove(char *path)
-{
-    if (!path)
-        return;
-    (void)nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); /* best effort cleanup */
-    bs_free(path);
-}
-
-char *tu_path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = bs_malloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 void tu_rng_seed(tu_rng *r, uint64_t seed)
 {
     r->s = seed ? seed : 0x9E3779B97F4A7C15ull;

@@ -1,5 +1,5 @@
-/* testutil.h -- helpers shared by the storage unit tests: fresh data directories under
- * $TMPDIR, a seeded PRNG, and random binary keys. */
+/* testutil.h -- helpers shared by the storage unit tests: a seeded PRNG, random binary
+ * keys and RocksDB file inspection (directories come from lib/tmpdir.h). */
 #ifndef BASALT_TESTS_STORAGE_TESTUTIL_H
 #define BASALT_TESTS_STORAGE_TESTUTIL_H
 
@@ -7,16 +7,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-
-/* Creates a fresh directory $TMPDIR/basalt-storage-XXXXXX (TMPDIR defaults to /tmp).
- * Returns a malloc'ed path (caller frees with tu_dir_remove()). Aborts on failure. */
-char *tu_dir_new(void);
-
-/* Removes path recursively and frees it. path may be NULL. */
-void tu_dir_remove(char *path);
-
-/* A path inside dir (for "the database lives in a subdirectory"); caller frees (bs_free). */
-char *tu_path_join(const char *dir, const char *name);
+#include "lib/tmpdir.h" /* tu_dir_new, tu_dir_remove, tu_path_join */
 
 /* xorshift64*: deterministic for a given seed (seed 0 is replaced by a constant). */
 typedef struct tu_rng {

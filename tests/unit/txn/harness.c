@@ -4,11 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/tmpdir.h"
 #include "txn/harness.h"
 
 static void tso_fetch(void *arg, uint32_t count, txn_tso_done_fn done, void *done_arg)
@@ -127,14 +127,9 @@ size_t th_fail_all(th *h, int code)
 th *th_new(void)
 {
     th *h = bs_calloc(1, sizeof(*h));
-    const char *tmp = getenv("TMPDIR");
-    char path[4096];
     kv_options o;
     bs_err err;
-    snprintf(path, sizeof(path), "%s/basalt-txn-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(path))
-        fail_msg("mkdtemp failed");
-    h->dir = bs_strdup(path);
+    h->dir = tu_dir_new("txn");
     pthread_mutex_init(&h->mu, NULL);
     h->tso = 1000;
     kv_options_init(&o);
@@ -151,14 +146,6 @@ th *th_new(void)
     return h;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 void th_free(th *h)
 {
     th_fail_all(h, BS_ENOT_LEADER);
@@ -167,8 +154,7 @@ void th_free(th *h)
     txn_store_free(h->s);
     txn_causal_ts_free(h->cts);
     kv_engine_close(h->e);
-    (void)nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); /* best effort cleanup */
-    bs_free(h->dir);
+    tu_dir_remove(h->dir);
     bs_free(h->q);
     pthread_mutex_destroy(&h->mu);
     bs_free(h);
