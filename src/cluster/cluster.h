@@ -165,6 +165,11 @@ typedef struct cluster_store_options {
     uint64_t log_gc_tick_ticks;   /* base ticks between GC checks (3) */
     size_t max_pending_proposals; /* queued proposals before ServerIsBusy (65536) */
     uint64_t region_split_size;   /* [coprocessor] region-split-size (96 MiB; unused yet) */
+    /* Called on the raftstore thread when a peer of this store becomes leader (is_leader
+     * true) or stops being leader; the server flushes its causal timestamp source and syncs
+     * max_ts then (TiKV's leader-change observer). Must not block. NULL = none. */
+    void (*on_role_change)(void *arg, uint64_t region_id, bool is_leader);
+    void *role_change_arg;        /* borrowed */
 } cluster_store_options;
 
 /* Fills the defaults above (engine, pd, transport NULL). */

@@ -1,0 +1,106 @@
+/* resp_int.h -- declarations shared by the files of src/resp/ (not a contract for others).
+ *
+ * The command interface. The connection layer (conn.c) parses a command, looks it up in
+ * the command table (commands.c), checks arity and authentication, and runs its handler on
+ * the loop thread with a resp_req. The handler writes exactly one reply into req->o and
+ * calls resp_req_finish(req), either before returning or later from a client callback on
+ * any thread (finish posts the request back to the loop). The connection sends replies in
+ * request order, whatever order requests finish in.
+ *
+ * Ownership: a resp_req belongs to its connection; handlers borrow it until they call
+ * resp_req_finish exactly once, and must not touch it afterwards. */
+#ifndef BASALT_RESP_RESP_INT_H
+#define BASALT_RESP_RESP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/client.h"
+#include "common/buf.h"
+#include "resp/proto.h"
+#include "resp/resp.h"
+
+typedef struct resp_conn resp_conn; /* private to the connection layer */
+
+typedef struct resp_req {
+    resp_conn *conn;   /* borrowed: the connection (connection-state commands only) */
+    resp_server *srv;  /* borrowed */
+    client *client;    /* borrowed: the cluster client */
+    size_t argc;       /* >= 1; argv[0] is the command name as sent */
+    bs_buf *argv;      /* owned by the request */
+    uint32_t db;       /* the connection's database (= RawKV keyspace) for this command */
+    int proto;         /* 2 or 3: the connection's protocol for this command */
+    bs_buf out;        /* the encoded reply */
+    resp_out o;        /* encodes into out with proto */
+    struct resp_req *next; /* connection layer's queue */
+    bool finished;
+    void *priv;        /* connection layer's */
+} resp_req;
+
+/* The handler has written its complete reply into req->o. Any thread; exactly once. */
+void resp_req_finish(resp_req *req);
+
+/* argv[i] as a slice. */
+static inline bs_slice resp_req_arg(const resp_req *req, size_t i)
+{
+    return bs_buf_slice(&req->argv[i]);
+}
+
+typedef void (*resp_cmd_fn)(resp_req *req);
+
+/* Command flags (what COMMAND INFO reports). */
+#define RESP_CMD_WRITE 0x0001u
+#define RESP_CMD_READONLY 0x0002u
+#define RESP_CMD_FAST 0x0004u
+#define RESP_CMD_NOAUTH 0x0008u   /* allowed before AUTH (AUTH, HELLO, QUIT, RESET...) */
+#define RESP_CMD_ADMIN 0x0010u
+#define RESP_CMD_LOADING 0x0020u
+#define RESP_CMD_STALE 0x0040u
+#define RESP_CMD_NOSCRIPT 0x0080u
+#define RESP_CMD_DENYOOM 0x0100u
+#define RESP_CMD_PUBSUB 0x0200u
+#define RESP_CMD_NO_MULTI 0x0400u /* refused inside MULTI (once MULTI exists) */
+
+typedef struct resp_command {
+    const char *name;    /* lower case, e.g. "get" or for a subcommand "id" */
+    int arity;           /* Redis's: > 0 exact argc, < 0 at least -arity */
+    unsigned flags;      /* RESP_CMD_* */
+    int first_key, last_key, key_step; /* Redis's key spec (0 0 0: no keys; -1 = last) */
+    const char *group;   /* "string", "generic", "connection", "server", "keyspace" */
+    const char *summary; /* COMMAND DOCS */
+    const char *since;   /* Redis version that introduced it, e.g. "1.0.0" */
+    resp_cmd_fn fn;      /* NULL for a container (see subcommands) */
+    const struct resp_command *subcommands; /* CLIENT, CONFIG, COMMAND...: NULL-terminated
+                                               by an entry with name NULL */
+} resp_command;
+
+/* Per-family tables, each terminated by an entry with name NULL (cmd_*.c). */
+extern const resp_command resp_cmds_string[];
+extern const resp_command resp_cmds_keys[];
+extern const resp_command resp_cmds_conn[];   /* connection commands */
+extern const resp_command resp_cmds_server[]; /* server commands */
+
+/* ---- argument helpers (util.c), Redis's exact rules and error texts -------------------- */
+
+/* Redis's string2ll: optional '-', no leading zeros, no spaces, no '+', fits long long. */
+bool resp_parse_ll(bs_slice s, long long *out);
+/* Redis's string2ld/strtold rules for INCRBYFLOAT-style arguments: no spaces, no NaN. */
+bool resp_parse_ld(bs_slice s, long double *out);
+/* Case-insensitive comparison of s with the C string lit. */
+bool resp_arg_is(bs_slice s, const char *lit);
+/* Redis's stringmatchlen(): glob-style pattern matching (*, ?, [...], \\ escapes),
+ * nocase when asked. */
+bool resp_glob_match(bs_slice pattern, bs_slice str, bool nocase);
+
+/* Common reply texts (without "ERR "), as Redis's shared.* objects. */
+#define RESP_ERR_SYNTAX "syntax error"
+#define RESP_ERR_NOT_INTEGER "value is not an integer or out of range"
+#define RESP_ERR_WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value"
+#define RESP_ERR_NO_SUCH_KEY "no such key"
+
+/* Replies with the error of a failed client call (its msg, Redis's text for Redis kinds)
+ * and finishes req. */
+void resp_reply_client_error(resp_req *req, const client_result *res);
+
+#endif
