@@ -57,7 +57,7 @@ TEST_LIBS := -lcmocka -lhiredis
 
 # ---- sources -------------------------------------------------------------------------
 SRC_ALL := $(sort $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c)))
-SRC_MAIN := $(filter src/%/main_%.c,$(foreach f,$(SRC_ALL),$(if $(findstring /main_,$(f)),$(f))))
+SRC_MAIN := $(foreach f,$(SRC_ALL),$(if $(findstring /main_,$(f)),$(f)))
 SRC_LIB := $(filter-out $(SRC_MAIN),$(SRC_ALL))
 PROTOS := $(sort $(wildcard proto/*.proto))
 GEN_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
@@ -184,9 +184,12 @@ fuzz-run: fuzz
 	@bash tests/fuzz/run.sh $(BUILD_ROOT)/fuzz $(or $(FUZZ_SECONDS),20)
 
 # ---- running ------------------------------------------------------------------------
+# Standalone mode: RESP on 127.0.0.1:6379, status on 127.0.0.1:20180, data in ./basalt-data
+# (conf/basalt.toml's [storage] data-dir). Extra flags: make run ARGS="--redis-addr 127.0.0.1:6380".
 run: deps all
-	@if [ -x bin/basalt-server ]; then exec bin/basalt-server --config conf/basalt.toml; \
-	 else echo "make run: bin/basalt-server is not part of this build" >&2; exit 1; fi
+	@if [ -x $(BINDIR)/basalt-server ]; then \
+	   exec $(BINDIR)/basalt-server --config conf/basalt.toml $(ARGS); \
+	 else echo "make run: $(BINDIR)/basalt-server is not part of this build" >&2; exit 1; fi
 
 format:
 	clang-format -i $(SRC_ALL) $(wildcard src/*/*.h)

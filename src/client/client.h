@@ -14,11 +14,23 @@
  * ReadIndex. Writes are acknowledged only once applied (hence durable: every Raft entry is
  * fsynced before it commits).
  *
+ * Retries (client-go's rules): region errors, a busy store and causal timestamps not yet
+ * synced mean nothing was done; the request is retried with backoff (2 ms doubling to
+ * 500 ms) until max_backoff_ms of sleeping is spent, then fails with the last error. A
+ * write whose proposal was accepted and then dropped (BS_EPROPOSAL_DROPPED: leadership
+ * lost, store closing) may still commit under the next leader: put, delete, MSET and
+ * delete_all are retried (applying them twice changes nothing), but read-modify-writes,
+ * CAS and the other multi-key ops fail with code BS_EPROPOSAL_DROPPED and a msg starting
+ * "write outcome unknown", since a blind retry could apply them twice or report a wrong
+ * result.
+ *
  * Every call is asynchronous: done(arg, res) is called exactly once, on the caller's thread
  * before the call returns (lease reads, validation errors), on the store's raftstore thread,
- * or on the client's retry thread. Callbacks must not block. res is owned by the client and
- * valid only during the callback; the callback may move buffers out of it (bs_buf_swap /
- * taking pairs.v and zeroing the struct), leaving them empty.
+ * or on the client's retry thread (retries, reads after a ReadIndex, scans with a limit
+ * above 256 and client_count, which must not run on a network thread). Callbacks must not
+ * block. res is owned by the client and valid only during the callback; the callback may
+ * move buffers out of it, leaving them empty (take res->value and set it to BS_BUF_INIT;
+ * take res->pairs and txn_pairs_init() it).
  *
  * Thread affinity: a client may be used from any number of threads at once. */
 #ifndef BASALT_CLIENT_CLIENT_H
@@ -56,7 +68,9 @@ void client_options_init(client_options *o);
 int client_new(const client_options *opts, client **out, bs_err *err);
 /* Fails requests still backing off (BS_EPROPOSAL_DROPPED, "client closed"), waits for every
  * callback in flight to return, stops the retry thread and frees. c may be NULL. Must not be
- * called from a client callback. */
+ * called from a client callback. The store, txn store and PD must still be open: requests
+ * inside the store call back from it. Calls made meanwhile (from callbacks) fail with
+ * "client closed"; calls after it returned are a use after free. */
 void client_free(client *c);
 
 /* ---- results ------------------------------------------------------------------------- */
@@ -145,16 +159,21 @@ void client_cas(client *c, uint32_t keyspace, const txn_cas_req *req, client_don
  * code BS_ERANGE, kind TXN_ERR_INVALID_ARGUMENT and msg "-CROSSREGION Keys in request don't
  * hash to the same region" (a Redis-cluster-style error a client can recognise; a msg that
  * starts with '-' carries its own error code). Within a
- * Region the operation runs under the latches of all its keys as one Raft entry. */
+ * Region the operation runs under the latches of all its keys as one Raft entry (txn.h's
+ * txn_raw_multi). Expired keys count as absent. */
 typedef enum client_multi_op {
     CLIENT_MULTI_MSET,     /* keys[i] = values[i] for all i (TTL cleared) */
     CLIENT_MULTI_MSETNX,   /* the same, only if no key exists: applied */
-    CLIENT_MULTI_DEL,      /* delete all; count = keys that existed */
+    CLIENT_MULTI_DEL,      /* delete all; count = keys that existed (a key named twice counts
+                            * once); delete markers are written only for live keys */
     CLIENT_MULTI_EXISTS,   /* count = live keys (a key named twice counts twice); no write */
-    CLIENT_MULTI_RENAME,   /* keys[0] → keys[1] with its TTL; BS_NOTFOUND "no such key" */
-    CLIENT_MULTI_RENAMENX, /* the same unless keys[1] exists: applied */
+    CLIENT_MULTI_RENAME,   /* keys[0] → keys[1] with its TTL; BS_NOTFOUND "no such key";
+                            * RENAME k k of a live k: OK, nothing written */
+    CLIENT_MULTI_RENAMENX, /* the same unless keys[1] exists: applied (RENAMENX k k: false) */
     CLIENT_MULTI_COPY,     /* keys[0] copied to keys[1] with its TTL unless keys[1] exists
-                            * (or CLIENT_MULTI_REPLACE): applied */
+                            * (or CLIENT_MULTI_REPLACE): applied; absent keys[0]: false;
+                            * keys[0] == keys[1]: BS_EINVAL, kind TXN_ERR_INVALID_ARGUMENT,
+                            * "source and destination objects are the same" (Redis 7) */
 } client_multi_op;
 
 #define CLIENT_MULTI_REPLACE 0x01u
@@ -179,12 +198,15 @@ void client_delete_all(client *c, uint32_t keyspace, client_done_fn done, void *
 
 typedef struct client_store_info {
     uint64_t store_id, cluster_id;
-    size_t regions, leaders;
+    size_t regions, leaders; /* Regions on the store; those of PD's Regions it leads */
     cluster_store_stats stats; /* raft and apply counters of the local store */
     uint64_t requests, retries, region_errors; /* the client's own counters */
+    uint64_t read_indexes; /* reads (and checks before RMW/CAS/multi) that needed a ReadIndex
+                            * because the leader's lease was not valid */
 } client_store_info;
 
 /* Synchronous snapshot of the local store's figures (INFO's basalt section). */
 void client_store_info_get(client *c, client_store_info *out);
+
 
 #endif

@@ -2,7 +2,9 @@
  *
  * Who owns what: the raftstore thread owns every cluster_fsm (its raft node, storage, region
  * and pending proposals). Other threads touch a store only through its queues and the
- * published view fields, all under cluster_store.mu. */
+ * published view fields, all under cluster_store.mu. The worker thread (worker.c) owns
+ * the task it runs: copies of what it needs, never an fsm; it reads the engine and PD and
+ * hands split results back through a queue under mu. */
 #ifndef BASALT_CLUSTER_CLUSTER_INT_H
 #define BASALT_CLUSTER_CLUSTER_INT_H
 
@@ -75,6 +77,7 @@ bool cluster_region_contains(const cluster_region *r, bs_slice key);
 typedef enum cluster_cmd_kind {
     CLUSTER_CMD_WRITE = 1,       /* a kv_batch */
     CLUSTER_CMD_COMPACT_LOG = 2, /* truncate the log through (index, term) */
+    CLUSTER_CMD_BATCH_SPLIT = 3, /* split the Region at keys (split.c) */
 } cluster_cmd_kind;
 
 typedef struct cluster_cmd_header {
@@ -92,6 +95,25 @@ int cluster_cmd_decode_header(bs_slice in, cluster_cmd_header *h, bs_slice *body
 /* Appends a WRITE body's ops to b. BS_OK or BS_ECORRUPT (b then partially filled). */
 int cluster_cmd_decode_write(bs_slice body, kv_batch *b, bs_err *err);
 int cluster_cmd_decode_compact(bs_slice body, uint64_t *index, uint64_t *term, bs_err *err);
+
+/* A BatchSplit body (raft_cmdpb.BatchSplitRequest): n split keys in ascending order, for
+ * split k the new Region's id and its peer ids (one per peer of the Region, in
+ * region.peers order: peer_ids[k * peers_per_split + j]). Decoded keys borrow from the
+ * entry; cluster_batch_split_deinit frees the arrays (not the keys' bytes). */
+typedef struct cluster_batch_split {
+    bool right_derive; /* the Region keeps the right-most range (always true today) */
+    size_t n;
+    bs_slice *keys;
+    uint64_t *region_ids;
+    size_t peers_per_split;
+    uint64_t *peer_ids;
+} cluster_batch_split;
+void cluster_batch_split_deinit(cluster_batch_split *bs);
+void cluster_cmd_encode_batch_split(bs_buf *out, const cluster_cmd_header *h,
+                                    const cluster_batch_split *bs);
+/* Decodes and bounds-checks the shape (counts, non-zero ids); the keys' order and range
+ * are checked against the Region at apply. BS_OK or BS_ECORRUPT. *bs is replaced. */
+int cluster_cmd_decode_batch_split(bs_slice body, cluster_batch_split *bs, bs_err *err);
 
 /* ---- raft storage over CF raft (raft_storage.c) ---------------------------------------- */
 
@@ -150,15 +172,40 @@ typedef struct cluster_read {
     void *arg;
 } cluster_read;
 
-/* A deferred callback, run after the round without locks. */
+/* A deferred callback, run after the round without locks: a proposal's done, a read's
+ * rdone or the store's on_role_change (role set). */
 typedef struct cluster_cb {
     struct cluster_cb *next;
     cluster_proposal_done_fn done;
     cluster_read_done_fn rdone;
+    void (*role)(void *arg, uint64_t region_id, bool is_leader);
+    uint64_t region_id;
+    bool is_leader;
     void *arg;
     int code;
     bs_err err;
 } cluster_cb;
+
+/* Size and split bookkeeping of a peer (raftstore thread only). */
+typedef struct cluster_fsm_split {
+    /* Key + value bytes applied since the last split check was scheduled (TiKV's
+     * size_diff_hint). */
+    uint64_t size_diff;
+    /* The last check's measurement; size_known is false until a check of the Region's
+     * current range finished (after open and after a split). */
+    bool size_known;
+    uint64_t approx_size, approx_keys;
+    /* The last check wanted to split (found split keys): check again on every tick until a
+     * split applies, since the proposal or PD's ids may have been lost. */
+    bool want_split;
+    /* A check is queued or running on the worker: no second one. */
+    bool checking;
+    /* Log index of this leader's proposed BatchSplit: no new check until it applied
+     * (0 = none). */
+    uint64_t wait_index;
+    /* Bytes and keys written since the last region heartbeat. */
+    uint64_t hb_bytes, hb_keys;
+} cluster_fsm_split;
 
 typedef struct cluster_fsm {
     cluster_store *store;
@@ -182,12 +229,22 @@ typedef struct cluster_fsm {
     bool compact_pending;
     bool has_ready;
     raft_ready rd;
+    cluster_fsm_split split;
+    /* Leadership as of the last soft state, for on_role_change (raftstore thread). */
+    bool was_leader;
     /* Published view (under store->mu). gen counts failures: a proposal accepted under an
      * older gen fails, so once one fails every later-accepted one does too. */
     bool v_leader;
     uint64_t v_leader_id, v_term, v_commit, v_applied;
     int64_t v_lease_until_ns;
+    bool v_size_known;
+    uint64_t v_approx_size, v_approx_keys;
     uint64_t gen;
+    /* Set with every gen bump, cleared once the round's callbacks have run (under mu).
+     * While set, propose refuses with ServerIsBusy: a command accepted between the bump
+     * and the failure callbacks could chain on a pending write that is failing, and,
+     * accepted under the new gen, outlive it (txn.h's chaining contract). */
+    bool fence;
 } cluster_fsm;
 
 /* Creates the peer of region r (borrowed) from its persisted storage. */
@@ -195,8 +252,15 @@ int cluster_fsm_new(cluster_store *s, const cluster_region *r, cluster_fsm **out
 /* Fails every pending proposal and read with code, queueing the callbacks on *cbs. */
 void cluster_fsm_fail_all(cluster_fsm *f, int code, const char *why, cluster_cb **cbs);
 void cluster_fsm_free(cluster_fsm *f);
-/* Proposes p (raftstore thread). On failure p's callback goes on *cbs and p is freed. */
-void cluster_fsm_propose(cluster_fsm *f, cluster_proposal *p, cluster_cb **cbs);
+/* Proposes p (raftstore thread). BS_OK when p is pending (p->index set); on failure p's
+ * callback goes on *cbs, p is freed and the code is returned. */
+int cluster_fsm_propose(cluster_fsm *f, cluster_proposal *p, cluster_cb **cbs);
+/* Fails (code, BS_ESTATE or BS_EPROPOSAL_DROPPED) every non-admin pending proposal whose
+ * index is above `index`, queueing the callbacks; admin ones stay to be matched at apply. */
+void cluster_fsm_fail_pending_after(cluster_fsm *f, uint64_t index, int code, const bs_err *e,
+                                    cluster_cb **cbs);
+/* Bumps the failure generation and raises the fence (takes store->mu). */
+void cluster_fsm_bump_gen(cluster_fsm *f);
 /* Applies rd.committed (one engine write), acknowledging proposals. Raftstore thread. */
 int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_cb **cbs,
                       bs_err *err);
@@ -219,14 +283,112 @@ void cluster_cb_push(cluster_cb **cbs, cluster_proposal_done_fn done, void *arg,
                      const bs_err *err);
 void cluster_cb_push_read(cluster_cb **cbs, cluster_read_done_fn done, void *arg, int code,
                           const bs_err *err);
+void cluster_cb_push_role(cluster_cb **cbs, void (*fn)(void *, uint64_t, bool), void *arg,
+                          uint64_t region_id, bool is_leader);
 void cluster_proposal_free(cluster_proposal *p);
+
+/* ---- split (split.c) and the store's worker thread (worker.c) --------------------------- */
+
+typedef enum cluster_task_kind {
+    CLUSTER_TASK_SPLIT_CHECK = 1,  /* scan hb.region, AskBatchSplit; posts a split result */
+    CLUSTER_TASK_REPORT_SPLIT,     /* ReportBatchSplit(regions) */
+    CLUSTER_TASK_REGION_HEARTBEAT, /* RegionHeartbeat(hb) */
+    CLUSTER_TASK_STORE_HEARTBEAT,  /* StoreHeartbeat(stats) */
+    CLUSTER_TASK_ASK_SPLIT,        /* AskBatchSplit for split_keys of hb.region (manual) */
+} cluster_task_kind;
+
+/* Work for the worker thread; owns everything it points to (cluster_task_free). */
+typedef struct cluster_task {
+    struct cluster_task *next;
+    cluster_task_kind kind;
+    pd_region_info hb;       /* SPLIT_CHECK: hb.region; REGION_HEARTBEAT: the report */
+    cluster_region *regions; /* REPORT_SPLIT: n_regions, left to right */
+    size_t n_regions;
+    pd_store_stats stats;    /* STORE_HEARTBEAT (capacity filled in by the worker) */
+    bs_buf *split_keys;      /* ASK_SPLIT: n_split keys, and who to tell */
+    size_t n_split;
+    cluster_proposal_done_fn done;
+    void *done_arg;
+} cluster_task;
+
+/* What a split check found, posted back to the raftstore (cluster_split_result_free). */
+typedef struct cluster_split_result {
+    struct cluster_split_result *next;
+    uint64_t region_id;
+    cluster_epoch epoch; /* of the Region as the check scanned it */
+    bool measured;       /* the scan finished: size and keys are valid */
+    bool want_split;     /* the scan found split keys (even if PD then gave no ids) */
+    uint64_t size, keys; /* key + value bytes of CFs default/write/lock; distinct keys */
+    bs_buf *split_keys;  /* n_split region keys, strictly ascending, inside the Region */
+    size_t n_split;
+    pd_split_ids ids;    /* AskBatchSplit's answer; count == n_split when n_split > 0 */
+    /* A manual split (cluster_store_split_region): no measurement, and done is told how it
+     * ends (code/err: PD's refusal, when the worker got no ids). */
+    bool manual;
+    cluster_proposal_done_fn done;
+    void *done_arg;
+    int code;
+    bs_err err;
+} cluster_split_result;
+
+/* A BatchSplit applied in this round, finished after the apply write. */
+typedef struct cluster_split_done {
+    struct cluster_split_done *next;
+    cluster_region *regions; /* n, left to right; regions[n - 1] is the derived Region */
+    size_t n;
+    bool leader;             /* this peer led the Region when it applied the split */
+} cluster_split_done;
+
+void cluster_task_free(cluster_task *t); /* t may be NULL */
+void cluster_split_result_free(cluster_split_result *r); /* r may be NULL */
+
+/* Queues t (takes ownership) for the worker; any thread, takes mu. After the worker has
+ * stopped the task is freed unrun. */
+void cluster_worker_push(cluster_store *s, cluster_task *t);
+/* Starts the worker thread (BS_OK or BS_EINTERNAL); stop joins it and frees what is
+ * still queued. */
+int cluster_worker_start(cluster_store *s, bs_err *err);
+void cluster_worker_stop(cluster_store *s);
+
+/* Worker thread: measures Region r over a snapshot and picks its split keys (cluster.h,
+ * "Region split"). Fills res (measured, size, keys, split keys); BS_OK or an engine
+ * error. */
+int cluster_split_scan(cluster_store *s, const cluster_region *r, cluster_split_result *res,
+                       bs_err *err);
+/* Raftstore: records a check's measurement and, when its keys still fit the Region as it
+ * is now and this peer still leads, proposes the BatchSplit. Takes ownership of res. */
+void cluster_split_on_result(cluster_store *s, cluster_split_result *res, cluster_cb **cbs);
+/* Raftstore, applying the BatchSplit entry at index with header h: when it still fits the
+ * Region (epoch, keys inside and ascending), records the Region's new state and each new
+ * Region's initial state in b, replaces f->region (under mu), fails the pending proposals
+ * of the old epoch (cbs) and prepends a cluster_split_done to *done. BS_OK; BS_ESTATE with
+ * ce set when it no longer fits (a no-op on every replica alike); BS_ECORRUPT (err) for an
+ * undecodable body. */
+int cluster_split_apply(cluster_fsm *f, const cluster_cmd_header *h, bs_slice body,
+                        uint64_t index, kv_batch *b, cluster_split_done **done,
+                        cluster_cb **cbs, bs_err *ce, bs_err *err);
+/* Raftstore, after the apply write made the states durable: creates the new Regions'
+ * peers (campaigning them when the parent led), reports the split to PD and frees done. */
+void cluster_split_finish(cluster_fsm *f, cluster_split_done *done);
+
+/* Raftstore, every round: fires the split-check, region and store heartbeat ticks that are
+ * due (worker.c). */
+void cluster_store_on_timers(cluster_store *s, int64_t now_ns);
+/* Raftstore: queues a region heartbeat of f, which leads (resets its written counters). */
+void cluster_fsm_heartbeat(cluster_fsm *f);
+/* Registers the store with PD (PutStore). Any thread; BS_OK or PD's error. */
+int cluster_store_put_to_pd(cluster_store *s, bs_err *err);
 
 /* ---- the store (store.c, raftstore.c) --------------------------------------------------- */
 
 typedef struct cluster_msg_node {
     struct cluster_msg_node *next;
     cluster_raft_message m; /* m.msg is a raft_msg_clone */
+    uint64_t expire_tick;   /* orphans only: dropped once tick_count passes it */
 } cluster_msg_node;
+
+/* Most messages kept for Regions this store does not have yet. */
+#define CLUSTER_MAX_ORPHANS 1024
 
 typedef struct cluster_create_req {
     struct cluster_create_req *next;
@@ -256,12 +418,35 @@ struct cluster_store {
     cluster_proposal *prop_head, *prop_tail;
     size_t n_props;
     cluster_msg_node *msg_head, *msg_tail;
+    /* Raftstore thread: messages for a Region not (yet) here, kept for a few election
+     * timeouts. A split's new leader campaigns before the other stores have applied the
+     * split; TiKV creates the peer from such a message, Basalt keeps the message until
+     * the local split creates the peer, so the election needs no timeout. */
+    cluster_msg_node *orphans, *orphans_tail; /* FIFO */
+    size_t n_orphans;
+    bool peers_created; /* a split created peers this round: retry the orphans at once */
     cluster_read *read_head, *read_tail;
     cluster_create_req *create_head;
     uint64_t next_proposal_id, next_read_id;
 
     int64_t last_tick_ns;
     uint64_t tick_count;
+
+    /* The worker thread (worker.c): its queue, under mu. */
+    pthread_cond_t worker_cv;
+    pthread_t worker;
+    bool worker_started, worker_stop;
+    cluster_task *task_head, *task_tail;
+    bool pd_registered; /* worker thread only: PutStore succeeded */
+    /* Split check results for the raftstore (under mu), FIFO. */
+    cluster_split_result *split_head, *split_tail;
+    /* Raftstore thread: when each periodic tick is next due (monotonic ns). */
+    int64_t next_split_check_ns, next_region_hb_ns, next_store_hb_ns;
+    int64_t started_s;                      /* wall seconds the store opened */
+    int64_t store_hb_start_s;               /* wall seconds the current interval began */
+    uint64_t store_hb_bytes, store_hb_keys; /* written since the last store heartbeat */
+    /* Some fsm's fence is up (under mu); cleared with them after the round's callbacks. */
+    bool any_fence;
 
     /* Statistics. */
     cluster_store_stats stats;     /* raftstore thread only */

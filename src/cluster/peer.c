@@ -7,8 +7,12 @@
  * leader overwrote it). Losing leadership fails every pending proposal the old leader had
  * not seen committed, and bumps the peer's failure generation so proposals accepted before
  * the failure but not yet handed to raft fail too: once one proposal fails, every later one
- * does (txn.h's chaining contract). Apply writes the commands' data and the Region's apply
- * state in ONE engine write, so a restart re-applies exactly the entries after it.
+ * does (txn.h's chaining contract). Every generation bump also raises a fence that refuses
+ * new proposals (ServerIsBusy) until the round's failure callbacks have run, so nothing
+ * accepted under the new generation chains on a write that is failing. A BatchSplit
+ * applies like any command (split.c) and fails the pending writes of the old epoch. Apply
+ * writes the commands' data and the Region's apply state in ONE engine write, so a restart
+ * re-applies exactly the entries after it.
  * Mirrors TiKV raftstore's Peer/ApplyDelegate (components/raftstore/src/store/peer.rs,
  * fsm/apply.rs), folded into one thread. */
 #include <string.h>
@@ -48,6 +52,18 @@ void cluster_cb_push_read(cluster_cb **cbs, cluster_read_done_fn done, void *arg
     c->rdone = done;
 }
 
+void cluster_cb_push_role(cluster_cb **cbs, void (*fn)(void *, uint64_t, bool), void *arg,
+                          uint64_t region_id, bool is_leader)
+{
+    cluster_cb_push(cbs, NULL, arg, BS_OK, NULL);
+    cluster_cb *c = *cbs;
+    while (c->next)
+        c = c->next;
+    c->role = fn;
+    c->region_id = region_id;
+    c->is_leader = is_leader;
+}
+
 void cluster_cb_run(cluster_cb *cbs)
 {
     while (cbs) {
@@ -57,6 +73,8 @@ void cluster_cb_run(cluster_cb *cbs)
             cbs->done(cbs->arg, cbs->code, e);
         else if (cbs->rdone)
             cbs->rdone(cbs->arg, cbs->code, e);
+        else if (cbs->role)
+            cbs->role(cbs->arg, cbs->region_id, cbs->is_leader);
         bs_free(cbs);
         cbs = n;
     }
@@ -104,7 +122,7 @@ int cluster_fsm_new(cluster_store *s, const cluster_region *r, cluster_fsm **out
     c.max_inflight_msgs = s->opts.max_inflight_msgs;
     c.check_quorum = true;
     c.pre_vote = true;
-    c.read_only = RAFT_READ_LEASE;
+    c.read_only = s->opts.lease_read ? RAFT_READ_LEASE : RAFT_READ_SAFE;
     c.seed = f->peer_id * 7919 + r->id * 104729 + (uint64_t)bs_clock_mono_ns();
     c.trace = trace_fn;
     c.trace_ctx = f;
@@ -160,14 +178,38 @@ void cluster_fsm_free(cluster_fsm *f)
     bs_free(f);
 }
 
-static void bump_gen(cluster_fsm *f)
+void cluster_fsm_bump_gen(cluster_fsm *f)
 {
-    pthread_mutex_lock(&f->store->mu);
+    cluster_store *s = f->store;
+    pthread_mutex_lock(&s->mu);
     f->gen++;
-    pthread_mutex_unlock(&f->store->mu);
+    f->fence = true;
+    s->any_fence = true;
+    pthread_mutex_unlock(&s->mu);
 }
 
-void cluster_fsm_propose(cluster_fsm *f, cluster_proposal *p, cluster_cb **cbs)
+void cluster_fsm_fail_pending_after(cluster_fsm *f, uint64_t index, int code, const bs_err *e,
+                                    cluster_cb **cbs)
+{
+    cluster_proposal **pp = &f->pend_head, *tail = NULL;
+    while (*pp) {
+        cluster_proposal *p = *pp;
+        if (p->index <= index || p->admin) {
+            tail = p;
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        if (f->sync_cursor == p)
+            f->sync_cursor = p->next; /* the next one may go too: checked when it does */
+        cluster_cb_push(cbs, p->done, p->done_arg, code, e);
+        f->store->stats.proposals_failed++;
+        cluster_proposal_free(p);
+    }
+    f->pend_tail = tail;
+}
+
+int cluster_fsm_propose(cluster_fsm *f, cluster_proposal *p, cluster_cb **cbs)
 {
     bs_err e;
     bs_err_clear(&e);
@@ -184,13 +226,13 @@ void cluster_fsm_propose(cluster_fsm *f, cluster_proposal *p, cluster_cb **cbs)
     }
     if (rc != BS_OK) {
         if (!stale)
-            bump_gen(f);
+            cluster_fsm_bump_gen(f);
         if (!p->admin) {
             cluster_cb_push(cbs, p->done, p->done_arg, rc, &e);
             f->store->stats.proposals_failed++;
         }
         cluster_proposal_free(p);
-        return;
+        return rc;
     }
     raft_status st;
     raft_get_status(f->raft, &st);
@@ -205,6 +247,7 @@ void cluster_fsm_propose(cluster_fsm *f, cluster_proposal *p, cluster_cb **cbs)
         f->sync_cursor = p;
     f->store->stats.proposals++;
     bs_counter_inc(f->store->m_proposals);
+    return BS_OK;
 }
 
 /* One applied proposal's outcome, acknowledged after the apply write. */
@@ -213,6 +256,62 @@ typedef struct ack {
     int code;
     bs_err err;
 } ack;
+
+/* The outcome of applying one entry's command: code and why (ce) for its proposal. A
+ * decode failure of log bytes returns BS_ECORRUPT through err instead. */
+static int apply_command(cluster_fsm *f, const raft_entry *e, kv_batch *b,
+                         cluster_split_done **splits, bool *compacted, uint64_t *wbytes,
+                         uint64_t *wkeys, int *code, bs_err *ce, cluster_cb **cbs, bs_err *err)
+{
+    cluster_store *s = f->store;
+    cluster_cmd_header h;
+    bs_slice body;
+    int rc = cluster_cmd_decode_header(e->data, &h, &body, err);
+    if (rc != BS_OK)
+        return rc;
+    switch (h.kind) {
+    case CLUSTER_CMD_WRITE: {
+        /* TiKV checks the version again at apply: a split between propose and apply may
+         * have moved the keys to another Region. */
+        if (h.epoch.version != f->region.epoch.version) {
+            *code =
+                bs_err_setf(ce, BS_ESTATE, "region %llu: epoch not match (version %llu, now %llu)",
+                            (unsigned long long)f->region_id, (unsigned long long)h.epoch.version,
+                            (unsigned long long)f->region.epoch.version);
+            return BS_OK;
+        }
+        size_t n0 = kv_batch_count(b), sz0 = kv_batch_data_size(b);
+        rc = cluster_cmd_decode_write(body, b, err);
+        if (rc != BS_OK)
+            return rc;
+        *wkeys += kv_batch_count(b) - n0;
+        *wbytes += kv_batch_data_size(b) - sz0;
+        return BS_OK;
+    }
+    case CLUSTER_CMD_COMPACT_LOG: {
+        uint64_t ci, ct;
+        rc = cluster_cmd_decode_compact(body, &ci, &ct, err);
+        if (rc != BS_OK)
+            return rc;
+        if (ci > f->rs.apply.truncated_index && ci <= e->index && ci <= f->rs.last_index) {
+            cluster_rs_compact(&f->rs, ci, ct, b);
+            s->stats.log_gc_compactions++;
+        }
+        *compacted = true;
+        return BS_OK;
+    }
+    case CLUSTER_CMD_BATCH_SPLIT:
+        rc = cluster_split_apply(f, &h, body, e->index, b, splits, cbs, ce, err);
+        if (rc == BS_ESTATE) {
+            BS_LOG_WARN("batch split skipped", "region_id=%llu index=%llu err=\"%s\"",
+                        (unsigned long long)f->region_id, (unsigned long long)e->index, ce->msg);
+            *code = rc;
+            return BS_OK;
+        }
+        return rc;
+    }
+    return bs_err_setf(err, BS_ECORRUPT, "cluster: unknown command kind %d", (int)h.kind);
+}
 
 int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_cb **cbs,
                       bs_err *err)
@@ -225,6 +324,8 @@ int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_
     size_t cap_acks = n + 1, n_acks = 0;
     ack *acks = bs_calloc(cap_acks, sizeof(ack));
     bool compacted = false;
+    cluster_split_done *splits = NULL;
+    uint64_t wbytes = 0, wkeys = 0;
     for (size_t i = 0; i < n; i++) {
         const raft_entry *e = &ents[i];
         int code = BS_OK;
@@ -237,43 +338,24 @@ int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_
             if (raft_conf_change_decode(e->data, &cc, &ce) == BS_OK)
                 (void)raft_apply_conf_change(f->raft, &cc, NULL, &ce); /* invalid: no-op */
         } else if (e->data.len > 0) {
-            cluster_cmd_header h;
-            bs_slice body;
-            int rc = cluster_cmd_decode_header(e->data, &h, &body, err);
+            int rc =
+                apply_command(f, e, b, &splits, &compacted, &wbytes, &wkeys, &code, &ce, cbs, err);
             if (rc != BS_OK) {
+                /* The log is unreadable: nothing of this round is written (the caller
+                 * stops the store), so the splits recorded so far need no finishing. */
+                while (splits) {
+                    cluster_split_done *d = splits;
+                    splits = d->next;
+                    for (size_t k = 0; k < d->n; k++)
+                        pd_region_deinit(&d->regions[k]);
+                    bs_free(d->regions);
+                    bs_free(d);
+                }
                 kv_batch_free(b);
                 bs_free(acks);
                 return bs_err_wrapf(err, "region %llu apply index %llu",
                                     (unsigned long long)f->region_id,
                                     (unsigned long long)e->index);
-            }
-            if (h.kind == CLUSTER_CMD_WRITE) {
-                if (h.epoch.version != f->region.epoch.version) {
-                    code = bs_err_setf(&ce, BS_ESTATE,
-                                       "region %llu: epoch not match (version %llu, now %llu)",
-                                       (unsigned long long)f->region_id,
-                                       (unsigned long long)h.epoch.version,
-                                       (unsigned long long)f->region.epoch.version);
-                } else if ((rc = cluster_cmd_decode_write(body, b, err)) != BS_OK) {
-                    kv_batch_free(b);
-                    bs_free(acks);
-                    return bs_err_wrapf(err, "region %llu apply index %llu",
-                                        (unsigned long long)f->region_id,
-                                        (unsigned long long)e->index);
-                }
-            } else {
-                uint64_t ci, ct;
-                if (cluster_cmd_decode_compact(body, &ci, &ct, err) != BS_OK) {
-                    kv_batch_free(b);
-                    bs_free(acks);
-                    return BS_ECORRUPT;
-                }
-                if (ci > f->rs.apply.truncated_index && ci <= e->index &&
-                    ci <= f->rs.last_index) {
-                    cluster_rs_compact(&f->rs, ci, ct, b);
-                    s->stats.log_gc_compactions++;
-                }
-                compacted = true;
             }
         }
         /* Match the proposals waiting for this index. */
@@ -319,7 +401,17 @@ int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_
     if (compacted)
         f->compact_pending = false;
     s->stats.entries_applied += n;
+    s->stats.bytes_written += wbytes;
+    s->store_hb_bytes += wbytes;
+    s->store_hb_keys += wkeys;
+    f->split.size_diff += wbytes;
+    f->split.hb_bytes += wbytes;
+    f->split.hb_keys += wkeys;
+    /* The new Regions' states are durable now: their peers may start. */
+    if (splits)
+        cluster_split_finish(f, splits);
     bs_histogram_observe(s->m_apply, (double)(bs_clock_mono_ns() - t0) / 1e9);
+    bool failed = false;
     for (size_t i = 0; i < n_acks; i++) {
         cluster_proposal *p = acks[i].p;
         if (!p->admin) {
@@ -333,6 +425,7 @@ int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_
                 BS_ASSERT(s->stats.proposals_synced >= s->stats.proposals_acked);
             } else {
                 s->stats.proposals_failed++;
+                failed = true;
             }
             cluster_cb_push(cbs, p->done, p->done_arg, acks[i].code,
                             acks[i].code == BS_OK ? NULL : &acks[i].err);
@@ -340,12 +433,28 @@ int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_
         cluster_proposal_free(p);
     }
     bs_free(acks);
+    /* Once one proposal fails, every one accepted after it must too (txn.h): the ones
+     * still queued carry the old generation. */
+    if (failed)
+        cluster_fsm_bump_gen(f);
     return BS_OK;
 }
 
 void cluster_fsm_on_role(cluster_fsm *f, const raft_soft_state *ss, cluster_cb **cbs)
 {
-    if (ss->role == RAFT_LEADER)
+    cluster_store *s = f->store;
+    bool leader = ss->role == RAFT_LEADER;
+    if (leader != f->was_leader) {
+        f->was_leader = leader;
+        BS_LOG_DEBUG("region leadership changed", "region_id=%llu peer_id=%llu leader=%d",
+                     (unsigned long long)f->region_id, (unsigned long long)f->peer_id, (int)leader);
+        if (s->opts.on_role_change)
+            cluster_cb_push_role(cbs, s->opts.on_role_change, s->opts.role_change_arg, f->region_id,
+                                 leader);
+        if (leader)
+            cluster_fsm_heartbeat(f); /* PD learns the new leader at once (TiKV does too) */
+    }
+    if (leader)
         return;
     f->compact_pending = false;
     if (!f->pend_head && !f->reads)
@@ -383,7 +492,7 @@ void cluster_fsm_on_role(cluster_fsm *f, const raft_soft_state *ss, cluster_cb *
         cluster_cb_push_read(cbs, r->done, r->arg, BS_EPROPOSAL_DROPPED, &e);
         bs_free(r);
     }
-    bump_gen(f);
+    cluster_fsm_bump_gen(f);
 }
 
 void cluster_fsm_on_reads(cluster_fsm *f, const raft_read_state *rs, size_t n, cluster_cb **cbs)
@@ -471,7 +580,8 @@ void cluster_fsm_maybe_gc(cluster_fsm *f, cluster_cb **cbs)
     cluster_cmd_header h = {CLUSTER_CMD_COMPACT_LOG, p->id, f->region.epoch};
     cluster_cmd_encode_compact(&p->data, &h, target, term);
     f->compact_pending = true;
-    cluster_fsm_propose(f, p, cbs);
+    if (cluster_fsm_propose(f, p, cbs) != BS_OK)
+        f->compact_pending = false; /* refused (leadership moved): a later tick retries */
 }
 
 void cluster_fsm_publish(cluster_fsm *f, int64_t now_ns)
@@ -484,6 +594,9 @@ void cluster_fsm_publish(cluster_fsm *f, int64_t now_ns)
     f->v_term = st.term;
     f->v_commit = st.commit;
     f->v_applied = f->rs.apply.applied;
+    f->v_size_known = f->split.size_known;
+    f->v_approx_size = f->split.approx_size;
+    f->v_approx_keys = f->split.approx_keys;
     /* The lease holds until the next tick at least (raft keeps a two-tick margin). */
     if (f->v_leader && raft_lease_valid(f->raft))
         f->v_lease_until_ns = s->last_tick_ns + (int64_t)s->opts.tick_interval_ms * 1000000;

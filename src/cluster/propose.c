@@ -1,5 +1,5 @@
 /* propose.c -- the checks a request passes before it reaches a Region's raft group:
- * proposals (the txn proposer), lease read checks and ReadIndex requests.
+ * proposals (the txn proposer), lease read checks, ReadIndex requests and manual splits.
  *
  * They run on any thread (network threads included), so they only read the peer's
  * published view under the store mutex and queue work for the raftstore; none touches the
@@ -27,6 +27,45 @@ static int fill(cluster_region_error *rerr, bs_err *err, cluster_region_error_ki
     return code;
 }
 
+/* Most Regions an EpochNotMatch carries. */
+#define EPOCH_ERR_MAX_REGIONS 16
+
+static void add_region(cluster_region_error *rerr, const cluster_region *r)
+{
+    rerr->regions = bs_realloc(rerr->regions, (rerr->n_regions + 1) * sizeof(cluster_region));
+    pd_region_init(&rerr->regions[rerr->n_regions]);
+    pd_region_copy(&rerr->regions[rerr->n_regions], r);
+    rerr->n_regions++;
+}
+
+/* The local Region that ends where r starts, or NULL. Caller holds s->mu. */
+static const cluster_region *left_neighbour(cluster_store *s, const cluster_region *r)
+{
+    if (r->start_key.len == 0)
+        return NULL;
+    for (size_t i = 0; i < s->n_fsms; i++) {
+        const cluster_region *o = &s->fsms[i]->region;
+        if (bs_slice_eq(bs_buf_slice(&o->end_key), bs_buf_slice(&r->start_key)))
+            return o;
+    }
+    return NULL;
+}
+
+/* EpochNotMatch carries the current Region and, as TiKV adds the sibling a split made,
+ * the Regions that split off it since the caller's epoch: with right-derive they lie to
+ * the left, and each has a version above the caller's (a split gives every resulting
+ * Region the parent's version + n). A client refreshes its cache from them; an unrelated
+ * neighbour that slips in is harmless (TiKV says as much). Caller holds s->mu. */
+static void fill_epoch_regions(cluster_store *s, const cluster_fsm *f, const cluster_epoch *epoch,
+                               cluster_region_error *rerr)
+{
+    add_region(rerr, &f->region);
+    const cluster_region *r = &f->region;
+    while (rerr->n_regions < EPOCH_ERR_MAX_REGIONS && (r = left_neighbour(s, r)) != NULL &&
+           r->epoch.version > epoch->version)
+        add_region(rerr, r);
+}
+
 /* The checks shared by propose, read check and read index. Caller holds s->mu. */
 static int check_region(cluster_store *s, uint64_t region_id, const cluster_epoch *epoch,
                         const bs_slice *keys, size_t n_keys, cluster_fsm **out,
@@ -47,12 +86,8 @@ static int check_region(cluster_store *s, uint64_t region_id, const cluster_epoc
     }
     if (epoch && epoch->version != f->region.epoch.version) {
         int code = fill(rerr, err, CLUSTER_RERR_EPOCH_NOT_MATCH, region_id, NULL);
-        if (rerr) {
-            rerr->regions = bs_calloc(1, sizeof(cluster_region));
-            pd_region_init(&rerr->regions[0]);
-            pd_region_copy(&rerr->regions[0], &f->region);
-            rerr->n_regions = 1;
-        }
+        if (rerr)
+            fill_epoch_regions(s, f, epoch, rerr);
         return code;
     }
     for (size_t i = 0; i < n_keys; i++) {
@@ -101,6 +136,14 @@ int cluster_store_propose(cluster_store *s, uint64_t region_id, const cluster_ep
     int rc = check_region(s, region_id, epoch, keys.v, keys.n, &f, rerr, err);
     cluster_cmd_header h = {CLUSTER_CMD_WRITE, 0, {0, 0}};
     uint64_t gen = 0;
+    if (rc == BS_OK && f->fence) {
+        /* A split or a failure is being delivered: see cluster_fsm.fence. */
+        rc = fill(rerr, err, CLUSTER_RERR_SERVER_IS_BUSY, region_id, "region is changing");
+        if (rerr)
+            snprintf(rerr->reason, sizeof rerr->reason,
+                     "region %llu is changing (split or failed proposal), retry",
+                     (unsigned long long)region_id);
+    }
     if (rc == BS_OK) {
         h.proposal_id = ++s->next_proposal_id;
         h.epoch = f->region.epoch;
@@ -190,4 +233,60 @@ int cluster_store_read_index(cluster_store *s, uint64_t region_id, const cluster
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+/* Split keys must be strictly ascending and strictly inside the Region: a key on the start
+ * would make an empty Region. Caller holds s->mu. */
+static int check_split_keys(const cluster_fsm *f, const bs_slice *keys, size_t n,
+                            cluster_region_error *rerr, bs_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && bs_slice_cmp(keys[i], keys[i - 1]) <= 0)
+            return bs_err_setf(err, BS_EINVAL, "region %llu: split keys not ascending",
+                               (unsigned long long)f->region_id);
+        if (cluster_region_contains(&f->region, keys[i]) &&
+            bs_slice_cmp(keys[i], bs_buf_slice(&f->region.start_key)) > 0)
+            continue;
+        int code = fill(rerr, err, CLUSTER_RERR_KEY_NOT_IN_REGION, f->region_id,
+                        "split key not strictly inside the region");
+        if (rerr) {
+            bs_buf_set(&rerr->key, keys[i].ptr, keys[i].len);
+            bs_buf_set(&rerr->start_key, f->region.start_key.ptr, f->region.start_key.len);
+            bs_buf_set(&rerr->end_key, f->region.end_key.ptr, f->region.end_key.len);
+        }
+        return code;
+    }
+    return BS_OK;
+}
+
+int cluster_store_split_region(cluster_store *s, uint64_t region_id, const cluster_epoch *epoch,
+                               const bs_slice *keys, size_t n, cluster_proposal_done_fn done,
+                               void *done_arg, cluster_region_error *rerr, bs_err *err)
+{
+    if (n == 0 || n > 10000 || !done)
+        return bs_err_setf(err, BS_EINVAL, "region %llu: split of %zu keys",
+                           (unsigned long long)region_id, n);
+    cluster_task *t = bs_calloc(1, sizeof(*t));
+    t->kind = CLUSTER_TASK_ASK_SPLIT;
+    pd_region_info_init(&t->hb);
+    cluster_fsm *f = NULL;
+    pthread_mutex_lock(&s->mu);
+    int rc = check_region(s, region_id, epoch, NULL, 0, &f, rerr, err);
+    if (rc == BS_OK)
+        rc = check_split_keys(f, keys, n, rerr, err);
+    if (rc == BS_OK)
+        pd_region_copy(&t->hb.region, &f->region); /* the epoch PD and apply will check */
+    pthread_mutex_unlock(&s->mu);
+    if (rc != BS_OK) {
+        cluster_task_free(t);
+        return rc;
+    }
+    t->split_keys = bs_calloc(n, sizeof(bs_buf));
+    for (size_t i = 0; i < n; i++)
+        bs_buf_set(&t->split_keys[i], keys[i].ptr, keys[i].len);
+    t->n_split = n;
+    t->done = done;
+    t->done_arg = done_arg;
+    cluster_worker_push(s, t);
+    return BS_OK;
 }

@@ -8,10 +8,15 @@
  * Ready asks (group commit: one fsync covers every proposal that arrived while the previous
  * one ran); (6) send the messages that promise durable state; (7) apply committed entries;
  * (8) serve reads, advance, handle role changes; (9) publish each peer's view, then run the
- * callbacks with no lock held. The order is raft.h's; persisting before acknowledging is
- * asserted (cluster_fsm_apply). The thread sleeps on a condition variable until work
- * arrives or the next tick is due; only it touches the disk for Raft, so a network thread
- * that queues a proposal or a message never waits on I/O.
+ * callbacks with no lock held, then lower the fences those failures raised (cluster_int.h).
+ * Between (2) and (3) the periodic split-check and PD heartbeat ticks queue work for the
+ * store's worker (worker.c), and after the proposals the split checks that came back
+ * from it are proposed (split.c). Messages for a Region not (yet) here wait a few
+ * election timeouts as orphans: a split applying here may create it. The order is
+ * raft.h's; persisting before acknowledging is asserted (cluster_fsm_apply). The thread
+ * sleeps on a condition variable until work arrives or the next tick is due; only it
+ * touches the disk for Raft, so a network thread that queues a proposal or a message never
+ * waits on I/O.
  * Mirrors TiKV's raftstore poller (components/raftstore/src/store/fsm/store.rs,
  * batch-system) with the apply pool folded in. */
 #include <errno.h>
@@ -74,6 +79,35 @@ static void handle_creates(cluster_store *s, cluster_create_req *reqs)
     }
 }
 
+/* Steps m into its peer. A message for a Region not here is kept (true: the caller must
+ * not free it) until it expires or the orphan list is full. */
+static bool step_message(cluster_store *s, cluster_msg_node *m)
+{
+    cluster_fsm *f = cluster_store_find(s, m->m.region_id);
+    if (!f) {
+        if (m->expire_tick < s->tick_count || s->n_orphans >= CLUSTER_MAX_ORPHANS)
+            return false;
+        m->next = NULL;
+        if (s->orphans_tail)
+            s->orphans_tail->next = m;
+        else
+            s->orphans = m;
+        s->orphans_tail = m;
+        s->n_orphans++;
+        return true;
+    }
+    if (m->m.to_peer.id == f->peer_id) {
+        bs_err e;
+        if (m->m.msg.type == RAFT_MSG_APPEND_RESP && !m->m.msg.reject)
+            cluster_fsm_note_match(f, m->m.msg.from, m->m.msg.index);
+        if (raft_step(f->raft, &m->m.msg, &e) != BS_OK)
+            BS_LOG_WARN("drop bad raft message", "region_id=%llu err=\"%s\"",
+                        (unsigned long long)f->region_id, e.msg);
+        s->stats.messages_received++;
+    }
+    return false;
+}
+
 /* Returns true when some peer has more work right away. */
 static bool run_round(cluster_store *s)
 {
@@ -83,6 +117,8 @@ static bool run_round(cluster_store *s)
     cluster_msg_node *msgs = s->msg_head;
     cluster_read *reads = s->read_head;
     cluster_create_req *creates = s->create_head;
+    cluster_split_result *splits = s->split_head;
+    s->split_head = s->split_tail = NULL;
     s->prop_head = s->prop_tail = NULL;
     s->n_props = 0;
     s->msg_head = s->msg_tail = NULL;
@@ -106,22 +142,30 @@ static bool run_round(cluster_store *s)
             }
         }
     }
+    cluster_store_on_timers(s, now);
 
+    /* Orphans first: a Region a split created last round may have messages waiting. */
+    if (s->orphans) {
+        cluster_msg_node *o = s->orphans;
+        s->orphans = s->orphans_tail = NULL;
+        s->n_orphans = 0;
+        while (o) {
+            cluster_msg_node *m = o;
+            o = m->next;
+            if (!step_message(s, m)) {
+                raft_msg_deinit(&m->m.msg);
+                bs_free(m);
+            }
+        }
+    }
     while (msgs) {
         cluster_msg_node *m = msgs;
         msgs = m->next;
-        cluster_fsm *f = cluster_store_find(s, m->m.region_id);
-        if (f && m->m.to_peer.id == f->peer_id) {
-            bs_err e;
-            if (m->m.msg.type == RAFT_MSG_APPEND_RESP && !m->m.msg.reject)
-                cluster_fsm_note_match(f, m->m.msg.from, m->m.msg.index);
-            if (raft_step(f->raft, &m->m.msg, &e) != BS_OK)
-                BS_LOG_WARN("drop bad raft message", "region_id=%llu err=\"%s\"",
-                            (unsigned long long)f->region_id, e.msg);
-            s->stats.messages_received++;
+        m->expire_tick = s->tick_count + 4 * (uint64_t)s->opts.election_ticks;
+        if (!step_message(s, m)) {
+            raft_msg_deinit(&m->m.msg);
+            bs_free(m);
         }
-        raft_msg_deinit(&m->m.msg);
-        bs_free(m);
     }
 
     while (reads) {
@@ -156,7 +200,16 @@ static bool run_round(cluster_store *s)
             cluster_proposal_free(p);
             continue;
         }
-        cluster_fsm_propose(f, p, &cbs);
+        /* A refusal has already queued p's callback. */
+        (void)cluster_fsm_propose(f, p, &cbs);
+    }
+
+    /* Split checks that came back: proposed behind this round's writes. */
+    while (splits) {
+        cluster_split_result *r = splits;
+        splits = r->next;
+        r->next = NULL;
+        cluster_split_on_result(s, r, &cbs);
     }
 
     /* Collect every Ready and persist them together. */
@@ -226,19 +279,35 @@ static bool run_round(cluster_store *s)
         s->stats.rounds++;
         bs_counter_inc(s->m_rounds);
     }
+    uint64_t leaders = 0;
     for (size_t i = 0; i < s->n_fsms; i++) {
         cluster_fsm_publish(s->fsms[i], now);
+        leaders += s->fsms[i]->v_leader;
         more = more || raft_has_ready(s->fsms[i]->raft);
     }
+    /* New peers may have messages waiting: another round now, not at the next tick. */
+    more = more || (s->peers_created && s->orphans);
+    s->peers_created = false;
+    s->stats.regions = s->n_fsms;
+    s->stats.leaders = leaders;
     s->pub_stats = s->stats;
     pthread_mutex_unlock(&s->mu);
     cluster_cb_run(cbs);
+    /* The failures that raised a fence have been delivered: nothing can chain on them
+     * any more, so proposals are welcome again. */
+    pthread_mutex_lock(&s->mu);
+    if (s->any_fence) {
+        for (size_t i = 0; i < s->n_fsms; i++)
+            s->fsms[i]->fence = false;
+        s->any_fence = false;
+    }
+    pthread_mutex_unlock(&s->mu);
     return more;
 }
 
 static bool queues_empty(const cluster_store *s)
 {
-    return !s->prop_head && !s->msg_head && !s->read_head && !s->create_head;
+    return !s->prop_head && !s->msg_head && !s->read_head && !s->create_head && !s->split_head;
 }
 
 void *cluster_raftstore_main(void *arg)

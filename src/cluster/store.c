@@ -6,7 +6,9 @@
  * bootstrapped, the store prepares the first Region (all keys, one peer) locally and
  * bootstraps PD with it; a restart reloads every Region's state and lets raft re-apply from
  * the applied index. Every entry point other than open/close only checks the published
- * view and queues work for the raftstore thread, under one store mutex. */
+ * view and queues work for the raftstore thread, under one store mutex. Open starts two
+ * threads: the raftstore (raftstore.c) and the worker for scans and PD calls (worker.c);
+ * close stops the raftstore first, so nothing queues work for the worker after it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -30,7 +32,14 @@ void cluster_store_options_init(cluster_store_options *o)
     o->log_gc_count_limit = 73728;
     o->log_gc_tick_ticks = 3;
     o->max_pending_proposals = 65536;
+    o->lease_read = true;
     o->region_split_size = 96ull << 20;
+    o->region_max_size = 144ull << 20;
+    o->split_check_diff = 6ull << 20;
+    o->split_check_tick_ms = 10000;
+    o->batch_split_limit = 10;
+    o->pd_heartbeat_tick_ms = 60000;
+    o->pd_store_heartbeat_tick_ms = 10000;
 }
 
 void cluster_store_options_from_config(cluster_store_options *o, const struct bs_config *cfg)
@@ -45,7 +54,24 @@ void cluster_store_options_from_config(cluster_store_options *o, const struct bs
     o->log_gc_tick_ticks = o->tick_interval_ms ? (gc_ms + o->tick_interval_ms - 1) / o->tick_interval_ms : 1;
     if (o->log_gc_tick_ticks == 0)
         o->log_gc_tick_ticks = 1;
+    o->max_inflight_msgs = (size_t)cfg->raftstore.raft_max_inflight_msgs;
+    o->max_size_per_msg = cfg->raftstore.raft_max_size_per_msg;
+    o->split_check_tick_ms = cfg->raftstore.split_region_check_tick_interval;
     o->region_split_size = cfg->coprocessor.region_split_size;
+    o->region_max_size = cfg->coprocessor.region_max_size;
+    o->split_check_diff = cfg->raftstore.region_split_check_diff;
+    /* TiKV derives region-max-size and region-split-check-diff from region-split-size
+     * when they are not set. The schema cannot tell "not set" from "set to the default",
+     * so a default value goes with a default split size only; 0 makes open derive it. */
+    bs_config d;
+    bs_config_defaults(&d);
+    if (cfg->coprocessor.region_split_size != d.coprocessor.region_split_size) {
+        if (cfg->coprocessor.region_max_size == d.coprocessor.region_max_size)
+            o->region_max_size = 0;
+        if (cfg->raftstore.region_split_check_diff == d.raftstore.region_split_check_diff)
+            o->split_check_diff = 0;
+    }
+    bs_config_free(&d);
 }
 
 uint64_t cluster_store_id(const cluster_store *s)
@@ -79,6 +105,20 @@ void cluster_store_add_fsm(cluster_store *s, cluster_fsm *f)
 }
 
 /* ---- open ----------------------------------------------------------------------------- */
+
+int cluster_store_put_to_pd(cluster_store *s, bs_err *err)
+{
+    pd_store st;
+    memset(&st, 0, sizeof(st));
+    st.id = s->store_id;
+    if (s->opts.address)
+        snprintf(st.address, sizeof(st.address), "%s", s->opts.address);
+    else
+        snprintf(st.address, sizeof(st.address), "store-%llu", (unsigned long long)s->store_id);
+    snprintf(st.version, sizeof(st.version), "8.5.0");
+    st.start_timestamp = bs_clock_wall_ms() / 1000;
+    return pd_put_store(s->opts.pd, &st, NULL, err);
+}
 
 static int write_sync(kv_engine *e, kv_batch *b, bs_err *err)
 {
@@ -190,19 +230,23 @@ static int load_regions(cluster_store *s, bs_err *err)
 
 static void free_store(cluster_store *s)
 {
+    cluster_worker_stop(s); /* joins it when running, frees what is still queued */
     for (size_t i = 0; i < s->n_fsms; i++)
         cluster_fsm_free(s->fsms[i]);
     bs_free(s->fsms);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->done_cv);
+    pthread_cond_destroy(&s->worker_cv);
     bs_free(s);
 }
 
 int cluster_store_open(const cluster_store_options *opts, cluster_store **out, bs_err *err)
 {
     if (!opts || !opts->engine || !opts->pd || opts->tick_interval_ms == 0 ||
-        opts->heartbeat_ticks < 1 || opts->election_ticks <= opts->heartbeat_ticks)
+        opts->heartbeat_ticks < 1 || opts->election_ticks <= opts->heartbeat_ticks ||
+        opts->region_split_size == 0 || opts->batch_split_limit == 0 ||
+        (opts->region_max_size != 0 && opts->region_max_size < opts->region_split_size))
         return bs_err_setf(err, BS_EINVAL, "cluster_store_open: bad options");
     cluster_store *s = bs_calloc(1, sizeof(*s));
     s->opts = *opts;
@@ -210,10 +254,19 @@ int cluster_store_open(const cluster_store_options *opts, cluster_store **out, b
         s->opts.log_gc_threshold = 1;
     if (s->opts.log_gc_tick_ticks == 0)
         s->opts.log_gc_tick_ticks = 1;
+    if (s->opts.region_max_size == 0) /* TiKV: region-split-size / 2 * 3 */
+        s->opts.region_max_size = s->opts.region_split_size / 2 * 3;
+    if (s->opts.region_max_size < s->opts.region_split_size)
+        s->opts.region_max_size = s->opts.region_split_size; /* split size 1 */
+    if (s->opts.split_check_diff == 0)
+        s->opts.split_check_diff = s->opts.region_split_size / 16;
+    if (s->opts.split_check_diff == 0)
+        s->opts.split_check_diff = 1;
     s->engine = opts->engine;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->done_cv, NULL);
+    pthread_cond_init(&s->worker_cv, NULL);
     s->m_fsync = bs_counter_register("basalt_raftstore_fsync_total",
                                      "Synced raft log write batches", "");
     s->m_rounds = bs_counter_register("basalt_raftstore_rounds_total",
@@ -237,24 +290,25 @@ int cluster_store_open(const cluster_store_options *opts, cluster_store **out, b
         return bs_err_wrapf(err, "cluster_store_open");
     }
     if (pd_is_bootstrapped(s->opts.pd)) {
-        pd_store st;
-        memset(&st, 0, sizeof(st));
-        st.id = s->store_id;
-        if (s->opts.address)
-            snprintf(st.address, sizeof(st.address), "%s", s->opts.address);
-        else
-            snprintf(st.address, sizeof(st.address), "store-%llu",
-                     (unsigned long long)s->store_id);
-        snprintf(st.version, sizeof(st.version), "8.5.0");
-        st.start_timestamp = bs_clock_wall_ms() / 1000;
         bs_err pe;
-        if (pd_put_store(s->opts.pd, &st, NULL, &pe) != BS_OK)
+        if (cluster_store_put_to_pd(s, &pe) == BS_OK)
+            s->pd_registered = true;
+        else /* the worker registers it with its first store heartbeat */
             BS_LOG_WARN("put store failed", "store_id=%llu err=\"%s\"",
                         (unsigned long long)s->store_id, pe.msg);
     }
     s->last_tick_ns = bs_clock_mono_ns();
-    if (pthread_create(&s->thread, NULL, cluster_raftstore_main, s) != 0) {
+    s->next_split_check_ns = s->last_tick_ns + (int64_t)s->opts.split_check_tick_ms * 1000000;
+    s->next_region_hb_ns = s->last_tick_ns + (int64_t)s->opts.pd_heartbeat_tick_ms * 1000000;
+    s->next_store_hb_ns = s->last_tick_ns; /* the first one at once, as TiKV registers */
+    s->started_s = s->store_hb_start_s = bs_clock_wall_ms() / 1000;
+    rc = cluster_worker_start(s, err);
+    if (rc != BS_OK) {
         free_store(s);
+        return rc;
+    }
+    if (pthread_create(&s->thread, NULL, cluster_raftstore_main, s) != 0) {
+        free_store(s); /* stops the worker */
         return bs_err_setf(err, BS_EINTERNAL, "cluster_store_open: cannot start raftstore");
     }
     s->thread_started = true;
@@ -272,6 +326,8 @@ void cluster_store_close(cluster_store *s)
     pthread_mutex_unlock(&s->mu);
     if (s->thread_started)
         pthread_join(s->thread, NULL);
+    /* Nothing is left to consume the worker's results; what it was doing is dropped. */
+    cluster_worker_stop(s);
     cluster_cb *cbs = NULL;
     bs_err e;
     bs_err_setf(&e, BS_EPROPOSAL_DROPPED, "store closed");
@@ -294,6 +350,14 @@ void cluster_store_close(cluster_store *s)
         raft_msg_deinit(&m->m.msg);
         bs_free(m);
     }
+    while (s->orphans) {
+        cluster_msg_node *m = s->orphans;
+        s->orphans = m->next;
+        raft_msg_deinit(&m->m.msg);
+        bs_free(m);
+    }
+    s->orphans_tail = NULL;
+    s->n_orphans = 0;
     for (cluster_create_req *c = s->create_head; c; c = c->next) {
         c->rc = bs_err_setf(&c->err, BS_ESTATE, "store closed");
         c->done = true;
@@ -328,11 +392,37 @@ int cluster_store_create_region(cluster_store *s, const cluster_region *region, 
     return req.rc;
 }
 
+/* raft_msg_clone shares entry bytes through plain (not atomic) reference counts: right
+ * within one thread, a data race across two. A delivered message crosses from the caller's
+ * thread (another store's raftstore, a network thread) to this store's raftstore, so it
+ * gets private copies: raft_entry_ref copies an entry whose blk is NULL. */
+static void clone_private(raft_msg *dst, const raft_msg *src)
+{
+    raft_msg tmp = *src;
+    raft_entry *ents = NULL;
+    raft_snapshot snap;
+    if (src->n_entries > 0) {
+        ents = bs_malloc(src->n_entries * sizeof(raft_entry));
+        for (size_t i = 0; i < src->n_entries; i++) {
+            ents[i] = src->entries[i];
+            ents[i].blk = NULL;
+        }
+        tmp.entries = ents;
+    }
+    if (src->snapshot) {
+        snap = *src->snapshot;
+        snap.blk = NULL;
+        tmp.snapshot = &snap;
+    }
+    raft_msg_clone(dst, &tmp);
+    bs_free(ents);
+}
+
 void cluster_store_deliver(cluster_store *s, const cluster_raft_message *m)
 {
     cluster_msg_node *n = bs_calloc(1, sizeof(*n));
     n->m = *m;
-    raft_msg_clone(&n->m.msg, &m->msg);
+    clone_private(&n->m.msg, &m->msg);
     pthread_mutex_lock(&s->mu);
     if (s->msg_tail)
         s->msg_tail->next = n;
@@ -392,6 +482,9 @@ int cluster_store_peer_status(cluster_store *s, uint64_t region_id, cluster_peer
         out->truncated_index = f->rs.apply.truncated_index;
         out->first_index = f->rs.apply.truncated_index + 1;
         out->last_index = f->rs.last_index;
+        out->size_known = f->v_size_known;
+        out->approximate_size = f->v_approx_size;
+        out->approximate_keys = f->v_approx_keys;
     }
     pthread_mutex_unlock(&s->mu);
     return f ? BS_OK : BS_NOTFOUND;

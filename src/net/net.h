@@ -319,4 +319,39 @@ net_ccall *net_client_unary(net_client *c, const char *path, bs_slice req, int64
 int net_client_unary_sync(net_client *c, const char *path, bs_slice req, int64_t timeout_ms,
                           bs_buf *resp, int *status, char *msg, size_t msg_cap, bs_err *err);
 
+/* ---- status HTTP server (http.c, evhttp) ---------------------------------------------- */
+
+/* A GET-only HTTP/1.1 server for the status port (/metrics, /status): small documents built
+ * synchronously from in-memory state. Its objects live on one net_loop. */
+typedef struct net_http_server net_http_server;
+
+/* What a handler fills in. body is owned by net/ (appended to by the handler, freed after
+ * the reply is queued); content_type must be a static string. */
+typedef struct net_http_reply {
+    int status;               /* HTTP status; starts at 200 */
+    const char *content_type; /* starts at "text/plain; charset=utf-8" */
+    bs_buf body;
+} net_http_reply;
+
+/* Called on the loop thread for every GET or HEAD request (others get 405 without a call).
+ * path is the request path without query string, NUL-terminated, borrowed for the call.
+ * Must not block: build the reply and return. HEAD replies drop the body. */
+typedef void (*net_http_handler_fn)(void *arg, const char *path, net_http_reply *reply);
+
+/* Binds host:port (host NULL or "" = 0.0.0.0; port 0 picks a free port) and serves on loop
+ * with fn(arg, ...). arg is borrowed and must outlive the server. Returns BS_OK and *out
+ * (caller owns; net_http_server_free), BS_EIO when the address cannot be bound ("cannot
+ * listen on ..."), or BS_EINTERNAL/BS_ESTATE when libevent or the loop fails. Any thread
+ * but the loop's (runs on the loop thread and waits). */
+int net_http_server_start(net_loop *loop, const char *host, uint16_t port,
+                          net_http_handler_fn fn, void *arg, net_http_server **out, bs_err *err);
+
+/* The bound port (the chosen one when started with port 0). Any thread. */
+uint16_t net_http_server_port(const net_http_server *s);
+
+/* Closes the listener and every connection and frees the server; no handler runs after it
+ * returns. Call it before net_loop_stop (or after the loop stopped), from any thread but
+ * the loop's. s may be NULL. */
+void net_http_server_free(net_http_server *s);
+
 #endif

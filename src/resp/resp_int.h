@@ -8,7 +8,12 @@
  * request order, whatever order requests finish in.
  *
  * Ownership: a resp_req belongs to its connection; handlers borrow it until they call
- * resp_req_finish exactly once, and must not touch it afterwards. */
+ * resp_req_finish exactly once, and must not touch it afterwards.
+ *
+ * Lifetime across threads: req->conn and req->srv are valid while the handler runs on the
+ * loop thread. A completion on another thread may come after the connection closed or the
+ * server was freed; there, use only the request's own fields (argc, argv, db, proto, o,
+ * out) and finish it: the connection layer then frees it. */
 #ifndef BASALT_RESP_RESP_INT_H
 #define BASALT_RESP_RESP_INT_H
 
@@ -61,6 +66,18 @@ typedef void (*resp_cmd_fn)(resp_req *req);
 #define RESP_CMD_DENYOOM 0x0100u
 #define RESP_CMD_PUBSUB 0x0200u
 #define RESP_CMD_NO_MULTI 0x0400u /* refused inside MULTI (once MULTI exists) */
+#define RESP_CMD_BARRIER 0x0800u  /* runs alone, as a keyless data command does (below) */
+
+/* Execution order within a connection (conn.c). Pipelined commands run concurrently, yet
+ * each sees the effects of the ones sent before it, as in Redis:
+ *   - a command with keys (first_key > 0, by first_key/last_key/key_step) waits while an
+ *     earlier command of the connection that shares a key has not replied;
+ *   - a command that reads or writes data without declared keys (RESP_CMD_READONLY or
+ *     RESP_CMD_WRITE with first_key 0: DBSIZE, FLUSHDB, SCAN...), or that carries
+ *     RESP_CMD_BARRIER, waits for every earlier data command, and later ones wait for it;
+ *   - other commands (connection and server state) never wait.
+ * A waiting command holds back the commands after it, so replies and effects stay in
+ * request order. */
 
 typedef struct resp_command {
     const char *name;    /* lower case, e.g. "get" or for a subcommand "id" */
@@ -102,5 +119,34 @@ bool resp_glob_match(bs_slice pattern, bs_slice str, bool nocase);
 /* Replies with the error of a failed client call (its msg, Redis's text for Redis kinds)
  * and finishes req. */
 void resp_reply_client_error(resp_req *req, const client_result *res);
+
+/* ---- key-family helpers (cmd_keys.c, cmd_scan.c, scan_cursor.c) ------------------------ */
+
+/* SCAN cursors (scan_cursor.c): a server-wide table from integer cursors to "resume after
+ * this key of this db", bounded (least recently used evicted first). Any thread. */
+#define RESP_SCAN_CURSORS_MAX 65536                  /* entries */
+#define RESP_SCAN_CURSOR_BYTES_MAX (64u * 1024 * 1024) /* bytes of keys held */
+
+/* A non-zero cursor standing for "continue after last_key in db" (borrowed for the call).
+ * prev is the cursor the page started from (0 for none): its entry is dropped, so one
+ * iteration holds one entry. */
+uint64_t resp_scan_cursor_save(uint32_t db, bs_slice last_key, uint64_t prev);
+/* Where an iteration with this non-zero cursor resumes, as an inclusive start key written
+ * into *start (reset first; caller owns). Returns true when the table knows the cursor
+ * (start = its key followed by a 0 byte), false when not (start = the key prefix the
+ * cursor carries: the iteration may return keys again, and misses none). */
+bool resp_scan_cursor_resume(uint64_t cursor, uint32_t db, bs_buf *start);
+/* Tests: change the bounds (0 = default), drop every entry, count entries. */
+void resp_scan_cursor_set_limits(size_t max_entries, size_t max_bytes);
+void resp_scan_cursor_reset(void);
+size_t resp_scan_cursor_count(void);
+
+/* LCS (cmd_lcs.c), listed in resp_cmds_string[]. */
+void resp_cmd_lcs(resp_req *req);
+
+/* Handlers of the keyspace-walking commands (cmd_scan.c), listed in resp_cmds_keys[]. */
+void resp_cmd_scan(resp_req *req);
+void resp_cmd_keys(resp_req *req);
+void resp_cmd_randomkey(resp_req *req);
 
 #endif

@@ -77,6 +77,8 @@ bool resp_parse_ld(bs_slice s, long double *out)
 bool resp_arg_is(bs_slice s, const char *lit)
 {
     size_t n = strlen(lit);
+    if (n == 0)
+        return s.len == 0; /* an empty slice may have a NULL ptr */
     return s.len == n && strncasecmp((const char *)s.ptr, lit, n) == 0;
 }
 

@@ -100,6 +100,11 @@ kv_engine *txn_store_engine(txn_store *s)
     return s->cfg.engine;
 }
 
+const txn_store_config *txn_store_get_config(const txn_store *s)
+{
+    return &s->cfg;
+}
+
 /* ---- command objects ------------------------------------------------------------------ */
 
 static txn_cmd *cmd_new(txn_store *s, cmd_kind kind, size_t n, txn_done_fn cb, void *arg)

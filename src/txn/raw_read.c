@@ -31,17 +31,28 @@ static int check_pending(txn_store *s, bs_slice key, bs_slice end, bool range, u
     return BS_OK;
 }
 
-static int read_one(txn_store *s, kv_snapshot *snap, bs_slice key, uint64_t read_ts,
-                    txn_cur *cur, txn_error *e)
+/* Key mode, max_ts raise and lock table check of every key. Runs BEFORE the snapshot is
+ * taken: a write that applies and leaves the lock table between a snapshot and the check
+ * would otherwise be missed at read_ts. */
+static int check_keys(txn_store *s, const bs_slice *keys, size_t n, uint64_t read_ts,
+                      txn_error *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = txn_check_raw_key(keys[i], e);
+        if (rc == BS_OK)
+            rc = check_pending(s, keys[i], BS_SLICE_NULL, false, read_ts, e);
+        if (rc != BS_OK)
+            return rc;
+    }
+    return BS_OK;
+}
+
+static int read_one(txn_store *s, kv_snapshot *snap, bs_slice key, txn_cur *cur, txn_error *e)
 {
     bs_err err;
-    int rc = txn_check_raw_key(key, e);
-    if (rc == BS_OK)
-        rc = check_pending(s, key, BS_SLICE_NULL, false, read_ts, e);
-    if (rc != BS_OK)
-        return rc;
     bs_err_clear(&err);
-    rc = txn_mvcc_read_newest(engine_of(s), snap, key, (uint64_t)bs_clock_wall_ms(), cur, &err);
+    int rc = txn_mvcc_read_newest(engine_of(s), snap, key, (uint64_t)bs_clock_wall_ms(), cur,
+                                  &err);
     if (rc != BS_OK)
         return txn_error_from_bs(e, &err);
     return cur->exists ? BS_OK : BS_NOTFOUND;
@@ -49,11 +60,13 @@ static int read_one(txn_store *s, kv_snapshot *snap, bs_slice key, uint64_t read
 
 int txn_raw_get(txn_store *s, bs_slice key, uint64_t read_ts, bs_buf *value, txn_error *e)
 {
+    int rc = check_keys(s, &key, 1, read_ts, e);
+    if (rc != BS_OK)
+        return rc;
     kv_snapshot *snap = kv_snapshot_new(engine_of(s));
     txn_cur cur;
-    int rc;
     txn_cur_init(&cur);
-    rc = read_one(s, snap, key, read_ts, &cur, e);
+    rc = read_one(s, snap, key, &cur, e);
     if (rc == BS_OK)
         bs_buf_set(value, cur.value.ptr, cur.value.len);
     txn_cur_deinit(&cur);
@@ -94,12 +107,14 @@ static void pairs_push(txn_pairs *p, bs_slice key, bs_slice value)
 int txn_raw_batch_get(txn_store *s, const bs_slice *keys, size_t n, uint64_t read_ts,
                       txn_pairs *out, txn_error *e)
 {
+    int rc = check_keys(s, keys, n, read_ts, e);
+    if (rc != BS_OK)
+        return rc;
     kv_snapshot *snap = kv_snapshot_new(engine_of(s));
     txn_cur cur;
-    int rc = BS_OK;
     txn_cur_init(&cur);
     for (size_t i = 0; i < n; i++) {
-        rc = read_one(s, snap, keys[i], read_ts, &cur, e);
+        rc = read_one(s, snap, keys[i], &cur, e);
         if (rc == BS_OK)
             pairs_push(out, keys[i], bs_buf_slice(&cur.value));
         else if (rc == BS_NOTFOUND)
@@ -159,12 +174,14 @@ int txn_raw_scan(txn_store *s, const txn_scan_req *req, txn_pairs *out, txn_erro
 int txn_raw_get_key_ttl(txn_store *s, bs_slice key, uint64_t read_ts, uint64_t *ttl_ms,
                         txn_error *e)
 {
+    int rc = check_keys(s, &key, 1, read_ts, e);
+    if (rc != BS_OK)
+        return rc;
     kv_snapshot *snap = kv_snapshot_new(engine_of(s));
     uint64_t now = (uint64_t)bs_clock_wall_ms();
     txn_cur cur;
-    int rc;
     txn_cur_init(&cur);
-    rc = read_one(s, snap, key, read_ts, &cur, e);
+    rc = read_one(s, snap, key, &cur, e);
     if (rc == BS_OK)
         *ttl_ms = cur.has_expire ? cur.expire_ms - now : 0; /* live: expire_ms > now */
     txn_cur_deinit(&cur);
@@ -189,14 +206,17 @@ int txn_raw_checksum(txn_store *s, const txn_scan_req *ranges, size_t n, uint64_
 {
     int rc = BS_OK;
     memset(out, 0, sizeof(*out));
-    kv_snapshot *snap = kv_snapshot_new(engine_of(s));
+    /* Every range is checked before the snapshot is taken (see check_keys). */
     for (size_t i = 0; i < n && rc == BS_OK; i++) {
-        bs_err err;
         rc = check_range(ranges[i].start, ranges[i].end, e);
         if (rc == BS_OK)
             rc = check_pending(s, ranges[i].start, ranges[i].end, true, read_ts, e);
-        if (rc != BS_OK)
-            break;
+    }
+    if (rc != BS_OK)
+        return rc;
+    kv_snapshot *snap = kv_snapshot_new(engine_of(s));
+    for (size_t i = 0; i < n && rc == BS_OK; i++) {
+        bs_err err;
         bs_err_clear(&err);
         rc = txn_mvcc_walk(engine_of(s), snap, ranges[i].start, ranges[i].end, false,
                            (uint64_t)bs_clock_wall_ms(), checksum_one, out, &err);

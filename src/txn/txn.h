@@ -406,6 +406,70 @@ typedef struct txn_rmw_params {
 void txn_raw_rmw(txn_store *s, bs_slice key, const txn_rmw_params *p, txn_done_fn cb,
                  void *arg);
 
+/* ---- multi-key operations (multi.c) ------------------------------------------------------ */
+
+/* The multi-key commands Redis makes atomic, run on ONE store as one command: the latches
+ * of all keys are taken together (sorted slots: no deadlock), the command waits (holding
+ * them, without blocking a thread) until no key has a pending unapplied write, reads every
+ * key from one engine snapshot, and writes its outcome as ONE batch at one ts (above the
+ * causal ts, max_ts and every key's newest version), holding the written keys in the lock
+ * table until the proposer reports the apply. Hence the command is atomic and
+ * serializable against every other latched command on those keys, and its answer reflects
+ * every write acknowledged before it started. Expired keys count as absent everywhere. A
+ * key named twice is one key (DEL k k deletes once and counts 1; MSET k a k b leaves b),
+ * except that EXISTS counts each occurrence, as Redis does.
+ * All keys must lie in one Region when the proposer is txn_cluster_propose (the client
+ * checks; a batch spanning Regions fails with KeyNotInRegion, BS_ERANGE). Outcomes that
+ * write nothing (EXISTS, a refused MSETNX/RENAMENX/COPY, DEL of absent keys, RENAME k k)
+ * are answered without proposing. */
+typedef enum txn_multi_op {
+    TXN_MULTI_MSET,     /* keys[i] = values[i], TTL cleared; applied = true */
+    TXN_MULTI_MSETNX,   /* the same only if no key is live; applied says whether */
+    TXN_MULTI_DEL,      /* count = distinct live keys; delete markers only for those */
+    TXN_MULTI_EXISTS,   /* count = live keys, each occurrence counted; never writes */
+    TXN_MULTI_RENAME,   /* keys[0] -> keys[1] keeping keys[0]'s expiry; dst overwritten;
+                         * absent src: BS_NOTFOUND "no such key"; src == dst: no write */
+    TXN_MULTI_RENAMENX, /* the same unless keys[1] is live (or src == dst): applied */
+    TXN_MULTI_COPY,     /* keys[1] = keys[0] with its expiry unless keys[1] is live (without
+                         * TXN_MULTI_REPLACE) or keys[0] is absent: applied; src == dst:
+                         * BS_EINVAL "source and destination objects are the same" */
+} txn_multi_op;
+
+#define TXN_MULTI_REPLACE 0x01u /* COPY only */
+
+typedef struct txn_multi_req {
+    txn_multi_op op;
+    const bs_slice *keys;   /* n API v2 keys; borrowed for the call */
+    const bs_slice *values; /* MSET/MSETNX: n values (borrowed); NULL otherwise */
+    size_t n;               /* >= 1; RENAME/RENAMENX/COPY: exactly 2 */
+    unsigned flags;         /* TXN_MULTI_REPLACE with COPY; 0 otherwise */
+} txn_multi_req;
+
+typedef struct txn_multi_result {
+    int code;        /* BS_OK, or the failure (error says which) */
+    txn_error error;
+    uint64_t ts;     /* the batch's ts when something was written, else 0 */
+    uint64_t count;  /* DEL, EXISTS */
+    bool applied;    /* MSET, RENAME: true on BS_OK; MSETNX, RENAMENX, COPY: the condition
+                      * held and the write was done; DEL, EXISTS: count > 0 */
+} txn_multi_result;
+
+/* Called exactly once per multi command with its result (borrowed for the call); on the
+ * caller's thread (validation, or everything when nothing is pending), the thread that
+ * released a latch or completed the last pending write of a key, or the proposer's
+ * completion thread. Must not block. */
+typedef void (*txn_multi_done_fn)(void *arg, const txn_multi_result *res);
+
+/* Runs req (copied: the request is borrowed for the call only). Validation failures
+ * (before anything runs): BS_EINVAL with TXN_ERR_INVALID_KEY_MODE for a key outside RawKV
+ * v2, TXN_ERR_INVALID_ARGUMENT for n == 0, a wrong key count, missing values or a flag the
+ * op does not take, and COPY with src == dst. Later failures: BS_NOTFOUND (RENAME of an
+ * absent key), BS_EBUSY / TXN_ERR_TS_NOT_READY (nothing proposed: retry), the proposer's
+ * code with TXN_ERR_PROPOSAL_FAILED (a synchronous refusal means nothing was proposed; a
+ * failure reported after acceptance, e.g. BS_EPROPOSAL_DROPPED, may leave the outcome
+ * unknown), TXN_ERR_STORAGE for engine errors. Any thread. */
+void txn_raw_multi(txn_store *s, const txn_multi_req *req, txn_multi_done_fn cb, void *arg);
+
 /* ======================================================================================
  * Garbage collection (gc.c)
  * ==================================================================================== */
@@ -432,5 +496,376 @@ kv_filter_decision txn_gc_compaction_filter(void *arg, kv_cf cf, int level, bs_s
  * BS_EIO / BS_ECORRUPT with err set (then *out is untouched). Any thread. */
 int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit,
                 bs_buf *cursor, kv_batch **out, bs_err *err);
+
+/* ======================================================================================
+ * Percolator transactions: TxnKV (mode 'x') and MULTI/EXEC over RawKV keys (mode 'r')
+ *   mvcc_reader.c mvcc_txn.c key_error.c prewrite.c commit.c rollback.c
+ *   check_txn_status.c check_secondary_locks.c resolve_lock.c scan_lock.c
+ *   txn_heart_beat.c txn_kv.c txn_command.c
+ * ==================================================================================== */
+
+/* The store side of Percolator, with TiKV's semantics (src/storage/txn/actions/). The
+ * coordinator (TSO, 2PC committer, lock resolver) lives in client/.
+ *
+ * Two layouts, chosen per key by its mode byte (every key of one request must share it):
+ *   'x' TiKV's own: CF lock MCE(key) -> lock (values <= 255 bytes inline, longer ones in CF
+ *       default at key@start_ts); commit writes CF write key@commit_ts {type, start_ts,
+ *       short value}; rollback writes a Rollback record at key@start_ts.
+ *   'r' RawKV keys in a transaction (DESIGN.md "Data model"): the lock carries the RawKV v2
+ *       value to write (value, expiry, flags) in Basalt's 'V' lock field, of any size;
+ *       commit writes that value into CF default at key@commit_ts -- exactly the version a
+ *       raw write at commit_ts would leave, so raw reads see it unchanged -- plus a commit
+ *       record {type, start_ts} in CF write (no value); Delete commits the deleted marker.
+ *       Write conflicts also count raw versions newer than start_ts.
+ *
+ * Commands (txn_kv_prewrite ... txn_kv_resolve_lock) run one action per key under the
+ * latches of their keys, held from the snapshot read until the proposer reports the batch
+ * applied (TiKV's scheduler does the same), so two commands on one key never interleave.
+ * Before reading, a command waits until no raw write of its keys is pending in the lock
+ * table. Raw versions a command writes at commit_ts ('r' commits, and 1PC in both layouts)
+ * sit in the lock table as pending writes until applied, so raw reads and txn reads at
+ * ts >= commit_ts wait for them instead of missing them.
+ *
+ * max_ts (TiKV's rules): reads raise it to read_ts; CheckTxnStatus to max(lock_ts,
+ * caller_start_ts, current_ts); CheckSecondaryLocks to start_ts; Cleanup to current_ts;
+ * ScanLock to max_version; CheckNotExists / watch-only mutations to start_ts. A one-phase
+ * commit takes commit_ts > max_ts (after linking its keys in the lock table).
+ *
+ * The raw path and Percolator locks: what the lock table holds for raw readers is the
+ * committed data versions above (so a raw read at ts >= commit_ts waits for the apply);
+ * prewritten locks themselves live only in CF lock. Raw reads and raw writes do not look
+ * at CF lock yet: until they do (txn_kv_load_lock is the check they need; DESIGN.md "the
+ * raw path honours locks"), a raw read may return the old value of a key whose txn has
+ * committed its primary but not this key, and a raw write racing an EXEC is ordered with
+ * it by timestamp only.
+ *
+ * Not served: pessimistic transactions (no PessimisticLock command; 'S' locks are handled
+ * where TiKV handles them) and async commit (a prewrite never writes 'a' and answers
+ * min_commit_ts 0, which makes TiKV clients fall back to 2PC, PROTOCOL.md §5.4). MVCC GC
+ * of CF write (old commit and rollback records, 'x' versions) is not done yet.
+ *
+ * Timestamps are TSO values: physical ms << 18 | logical. Lock TTLs are ms.
+ * Thread affinity: as the raw API (any thread; callbacks on the caller's thread, a latch
+ * releaser's, or the proposer's completion thread; callbacks must not block). */
+
+/* kvrpcpb.Op values; TXN_OP_CHECK_NOT_MODIFIED is Basalt's own (WATCH). */
+typedef enum txn_op {
+    TXN_OP_PUT = 0,
+    TXN_OP_DEL = 1,
+    TXN_OP_LOCK = 2,
+    TXN_OP_INSERT = 4,            /* Put that fails with AlreadyExist when the key exists */
+    TXN_OP_PESSIMISTIC_LOCK = 5,  /* only in lock infos ('S' locks) */
+    TXN_OP_CHECK_NOT_EXISTS = 6,  /* AlreadyExist check; writes no lock */
+    TXN_OP_CHECK_NOT_MODIFIED = 64, /* the watch check alone (requires watch); no lock */
+} txn_op;
+
+typedef enum txn_assertion { TXN_ASSERT_NONE = 0, TXN_ASSERT_EXIST = 1, TXN_ASSERT_NOT_EXIST = 2 } txn_assertion;
+typedef enum txn_assertion_level { TXN_ASSERT_OFF = 0, TXN_ASSERT_FAST = 1, TXN_ASSERT_STRICT = 2 } txn_assertion_level;
+
+/* kvrpcpb.LockInfo. Owned buffers; txn_lock_info_init()/deinit(). */
+typedef struct txn_lock_info {
+    bs_buf primary;
+    bs_buf key;
+    uint64_t lock_version; /* the lock's start_ts */
+    uint64_t lock_ttl;     /* ms */
+    uint64_t txn_size;
+    txn_op lock_type;      /* PUT, DEL, LOCK or PESSIMISTIC_LOCK */
+    uint64_t lock_for_update_ts;
+    bool use_async_commit;
+    uint64_t min_commit_ts;
+} txn_lock_info;
+
+void txn_lock_info_init(txn_lock_info *li);
+void txn_lock_info_deinit(txn_lock_info *li); /* li may be NULL */
+void txn_lock_info_copy(txn_lock_info *dst, const txn_lock_info *src); /* dst initialised */
+
+typedef struct txn_lock_infos {
+    txn_lock_info *v; /* owned */
+    size_t n, cap;
+} txn_lock_infos;
+
+void txn_lock_infos_init(txn_lock_infos *l);
+void txn_lock_infos_free(txn_lock_infos *l); /* frees every entry; re-initialises; may be NULL */
+txn_lock_info *txn_lock_infos_push(txn_lock_infos *l); /* a new initialised entry (borrowed) */
+
+/* Which kvrpcpb.KeyError field a key error fills. */
+typedef enum txn_key_error_kind {
+    TXN_KEY_ERR_NONE = 0,
+    TXN_KEY_ERR_LOCKED,           /* locked = lock */
+    TXN_KEY_ERR_WRITE_CONFLICT,   /* conflict {start_ts, conflict_ts, conflict_commit_ts,
+                                   * key, primary, reason} + retryable = msg */
+    TXN_KEY_ERR_ALREADY_EXIST,    /* already_exist {key} */
+    TXN_KEY_ERR_COMMIT_TS_EXPIRED, /* commit_ts_expired {start_ts, attempted_commit_ts =
+                                    * commit_ts, key, min_commit_ts} */
+    TXN_KEY_ERR_TXN_NOT_FOUND,    /* txn_not_found {start_ts, primary_key = key} */
+    TXN_KEY_ERR_TXN_LOCK_NOT_FOUND, /* txn_lock_not_found {key} + retryable = msg */
+    TXN_KEY_ERR_COMMITTED,        /* abort = msg: rollback of a txn committed at commit_ts */
+    TXN_KEY_ERR_ASSERTION_FAILED, /* assertion_failed {start_ts, key, assertion,
+                                   * existing_start_ts, existing_commit_ts} */
+    TXN_KEY_ERR_PRIMARY_MISMATCH, /* primary_mismatch {lock_info = lock} */
+    TXN_KEY_ERR_ABORT,            /* abort = msg (invalid txn tso, lock type mismatch, ...) */
+} txn_key_error_kind;
+
+/* kvrpcpb.WriteConflict.Reason; TXN_CONFLICT_WATCH is Basalt's own: a watched key changed. */
+typedef enum txn_conflict_reason {
+    TXN_CONFLICT_UNKNOWN = 0,
+    TXN_CONFLICT_OPTIMISTIC = 1,
+    TXN_CONFLICT_SELF_ROLLED_BACK = 3,
+    TXN_CONFLICT_WATCH = 64,
+} txn_conflict_reason;
+
+/* One kvrpcpb.KeyError. Owned buffers; txn_key_error_init()/deinit(). */
+typedef struct txn_key_error {
+    txn_key_error_kind kind;
+    bs_buf key;              /* the key concerned */
+    bs_buf primary;          /* WRITE_CONFLICT: the txn's primary */
+    txn_lock_info lock;      /* LOCKED, PRIMARY_MISMATCH */
+    uint64_t start_ts;       /* the request's txn */
+    uint64_t conflict_start_ts, conflict_commit_ts; /* WRITE_CONFLICT; ASSERTION_FAILED:
+                                                     * the existing version's */
+    txn_conflict_reason reason;
+    uint64_t commit_ts;      /* COMMIT_TS_EXPIRED: attempted; COMMITTED: the commit ts */
+    uint64_t min_commit_ts;  /* COMMIT_TS_EXPIRED */
+    txn_assertion assertion; /* ASSERTION_FAILED */
+    char msg[BS_ERR_MSG_MAX]; /* human text (TiKV's wording where a text field carries it) */
+} txn_key_error;
+
+void txn_key_error_init(txn_key_error *ke);
+void txn_key_error_deinit(txn_key_error *ke); /* ke may be NULL; re-initialises */
+
+/* ---- reads: KvGet, KvBatchGet, KvScan, KvScanLock (txn_kv.c, scan_lock.c) ---------------- */
+
+typedef struct txn_read_opts {
+    uint64_t read_ts;                /* the snapshot (GetRequest.version); > 0 */
+    const uint64_t *resolved_locks;  /* Context.resolved_locks: locks to ignore; borrowed */
+    size_t n_resolved;
+    const uint64_t *committed_locks; /* Context.committed_locks: read the lock's value */
+    size_t n_committed;
+} txn_read_opts;
+
+typedef struct txn_kv_pair {
+    bs_buf key;          /* full API v2 key */
+    bs_buf value;        /* user value (empty when key_only or has_error) */
+    uint64_t commit_ts;  /* the version's commit ts (GetResponse.commit_ts) */
+    bool has_error;      /* the key is locked: error.kind == TXN_KEY_ERR_LOCKED */
+    txn_key_error error;
+} txn_kv_pair;
+
+typedef struct txn_kv_pairs {
+    txn_kv_pair *v; /* owned */
+    size_t n, cap;
+} txn_kv_pairs;
+
+void txn_kv_pair_init(txn_kv_pair *p);
+void txn_kv_pair_deinit(txn_kv_pair *p);
+void txn_kv_pairs_init(txn_kv_pairs *p);
+void txn_kv_pairs_free(txn_kv_pairs *p); /* frees every pair; re-initialises; may be NULL */
+
+/* Every read first raises max_ts to read_ts, then fails with BS_EBUSY (kind
+ * TXN_ERR_KEY_BEING_WRITTEN) while a write at ts <= read_ts of a key it reads is pending in
+ * the lock table (retry after txn_cm_wait_key), as raw reads do. A Percolator lock blocks
+ * the read when lock.start_ts <= read_ts, its type is Put or Delete, min_commit_ts <=
+ * read_ts and its start_ts is not in resolved_locks (PROTOCOL.md §5.2; with read_ts
+ * UINT64_MAX the lock of a primary key is ignored). Raw ('r') values that are deleted or
+ * expired at the wall clock read as absent. Common failures: BS_EINVAL
+ * (TXN_ERR_INVALID_KEY_MODE: key not 'r'/'x' ‖ keyspace ‖ …; TXN_ERR_INVALID_ARGUMENT:
+ * read_ts 0), BS_EIO / BS_ECORRUPT (TXN_ERR_STORAGE). Synchronous; any thread. */
+
+/* KvGet: BS_OK with out filled (key, value, commit_ts) when the key has a visible value,
+ * or with out->has_error when a lock blocks; BS_NOTFOUND when absent at read_ts. out must
+ * be initialised; its previous contents are replaced. */
+int txn_kv_get(txn_store *s, bs_slice key, const txn_read_opts *o, txn_kv_pair *out,
+               txn_error *e);
+
+/* KvBatchGet: appends found and locked keys to *out in request order (absent keys are
+ * omitted). On failure *out keeps what was appended before. */
+int txn_kv_batch_get(txn_store *s, const bs_slice *keys, size_t n, const txn_read_opts *o,
+                     txn_kv_pairs *out, txn_error *e);
+
+typedef struct txn_kv_scan_req {
+    /* As ScanRequest: forward covers [start, end); reverse covers [end, start) descending.
+     * The non-empty bound(s) give the mode; an empty end (forward) or empty start (reverse)
+     * means the end of that mode's key space. At least one bound must be non-empty. */
+    bs_slice start, end;
+    uint32_t limit;   /* 0 = none; locked keys count */
+    bool key_only;
+    bool reverse;
+    txn_read_opts read;
+} txn_kv_scan_req;
+
+/* KvScan: appends visible keys (and locked keys, with their error) in scan order. */
+int txn_kv_scan(txn_store *s, const txn_kv_scan_req *req, txn_kv_pairs *out, txn_error *e);
+
+/* KvScanLock: appends the locks with start_ts <= max_version in [start, end) (an empty
+ * bound is unbounded on that side; locks of both modes are seen) to *out in key order, at
+ * most limit (0 = none) of them. Raises max_ts to max_version. */
+int txn_kv_scan_lock(txn_store *s, uint64_t max_version, bs_slice start, bs_slice end,
+                     uint32_t limit, txn_lock_infos *out, txn_error *e);
+
+/* The Percolator lock on key, for the raw path ("a raw read or write of a locked key
+ * resolves the lock first"): BS_OK with *out filled, BS_NOTFOUND when the key has no lock,
+ * or a storage error. Reads the engine's latest state. */
+int txn_kv_load_lock(txn_store *s, bs_slice key, txn_lock_info *out, txn_error *e);
+
+/* ---- write commands (txn_command.c) ---------------------------------------------------- */
+
+/* kvrpcpb.CheckTxnStatusResponse.action */
+typedef enum txn_status_action {
+    TXN_ACTION_NO_ACTION = 0,
+    TXN_ACTION_TTL_EXPIRE_ROLLBACK = 1,
+    TXN_ACTION_LOCK_NOT_EXIST_ROLLBACK = 2,
+    TXN_ACTION_MIN_COMMIT_TS_PUSHED = 3,
+    TXN_ACTION_TTL_EXPIRE_PESSIMISTIC_ROLLBACK = 4,
+    TXN_ACTION_LOCK_NOT_EXIST_DO_NOTHING = 5,
+} txn_status_action;
+
+/* The outcome of a write command; owned by the command, borrowed by the callback for the
+ * call. code != BS_OK means the command failed as a whole (error says why: invalid key or
+ * argument, engine error, TXN_ERR_PROPOSAL_FAILED -- the region error of a response) and
+ * nothing else is meaningful. With code == BS_OK, key errors are the response's KeyErrors:
+ * a prewrite may report several (locks are accumulated), every other command at most one;
+ * when any key error is reported nothing was written. */
+typedef struct txn_kv_result {
+    int code;
+    txn_error error;
+    txn_key_error *errors; /* n_errors entries */
+    size_t n_errors;
+    uint64_t min_commit_ts;    /* prewrite: always 0 (no async commit) */
+    uint64_t one_pc_commit_ts; /* prewrite: the commit ts when it committed in one phase */
+    uint64_t commit_ts;        /* commit: commit_version; cleanup: when already committed;
+                                * batch_rollback: with a COMMITTED error; check_txn_status:
+                                * commit_version;
+                                * check_secondary_locks: the txn's commit ts (0 = not known
+                                * committed) */
+    uint64_t lock_ttl;         /* check_txn_status, txn_heart_beat */
+    txn_status_action action;  /* check_txn_status */
+    bool has_lock_info;        /* check_txn_status: the primary is still locked */
+    txn_lock_info lock_info;
+    txn_lock_infos locks;      /* check_secondary_locks: every key still locked (all of them
+                                * locked, commit_ts 0) or none */
+} txn_kv_result;
+
+typedef void (*txn_kv_done_fn)(void *arg, const txn_kv_result *res);
+
+/* Every command copies its request (borrowed for the call) and calls cb exactly once:
+ * before returning for validation failures (BS_EINVAL with TXN_ERR_INVALID_KEY_MODE for a
+ * key outside 'r'/'x' ‖ keyspace ‖ …, or keys of mixed modes; TXN_ERR_INVALID_ARGUMENT),
+ * otherwise once the latches were taken, the action ran and its batch (if any) applied.
+ * A key listed twice is processed once (a prewrite mutating one key twice is refused). */
+
+typedef struct txn_mutation {
+    txn_op op;
+    bs_slice key;       /* API v2 key; borrowed for the call */
+    bs_slice value;     /* PUT / INSERT: the user value */
+    uint64_t expire_ms; /* PUT / INSERT of an 'r' key: absolute Unix ms expiry, 0 = none;
+                         * must be 0 for 'x' keys */
+    txn_assertion assertion;
+    /* WATCH (any op): fail with WriteConflict reason TXN_CONFLICT_WATCH when the key has a
+     * data version newer than watch_ts, or watch_live and the key is no longer live (it
+     * expired since). A foreign lock gives KeyIsLocked as for any mutation. */
+    bool watch;
+    uint64_t watch_ts;  /* the newest version's ts seen at WATCH (0 = none) */
+    bool watch_live;    /* the key was live at WATCH */
+} txn_mutation;
+
+typedef struct txn_prewrite_req {
+    const txn_mutation *mutations; /* >= 1; borrowed */
+    size_t n_mutations;
+    bs_slice primary;        /* the txn's primary key (same mode) */
+    uint64_t start_ts;       /* > 0 */
+    uint64_t lock_ttl;       /* ms */
+    uint64_t txn_size;
+    uint64_t min_commit_ts;  /* written into each lock (0 = none) */
+    bool skip_constraint_check; /* 'x' only: skip the newer-version check (ignored for 'r') */
+    txn_assertion_level assertion_level;
+    /* One-phase commit: set only when this request carries the whole txn (one Region).
+     * Commits at max(max_ts + 1, start_ts + 1, min_commit_ts) without locks, unless that
+     * exceeds max_commit_ts (non-zero), which falls back to a normal prewrite. */
+    bool try_one_pc;
+    uint64_t max_commit_ts;
+} txn_prewrite_req;
+
+/* KvPrewrite. Per mutation (TiKV prewrite.rs): a foreign lock -> KeyIsLocked (collected
+ * over every mutation); this txn's lock -> duplicate, nothing written; a write record newer
+ * than start_ts ('r': also a raw version) -> WriteConflict (Optimistic); a Rollback at
+ * start_ts -> WriteConflict (SelfRolledBack); INSERT / CHECK_NOT_EXISTS of an existing key
+ * -> AlreadyExist; assertions -> AssertionFailed; watch -> WriteConflict (Watch). Any
+ * error but KeyIsLocked stops the request. res->one_pc_commit_ts is set when it committed
+ * in one phase. */
+void txn_kv_prewrite(txn_store *s, const txn_prewrite_req *req, txn_kv_done_fn cb, void *arg);
+
+/* KvCommit: each key's lock of start_ts becomes a commit record at commit_ts ('r': plus the
+ * raw version). Already committed -> ok (idempotent); no lock and no commit record ->
+ * TxnLockNotFound; commit_ts < lock.min_commit_ts -> CommitTsExpired; commit_ts <= start_ts
+ * -> ABORT "invalid txn tso". res->commit_ts = commit_ts on success. */
+void txn_kv_commit(txn_store *s, const bs_slice *keys, size_t n, uint64_t start_ts,
+                   uint64_t commit_ts, txn_kv_done_fn cb, void *arg);
+
+/* KvBatchRollback: removes each key's lock of start_ts (and its long value) and leaves a
+ * Rollback record at start_ts, protected when the key is the lock's primary; with no lock a
+ * (non-protected) Rollback is written anyway so a late prewrite fails. A committed key ->
+ * COMMITTED (res->commit_ts set). */
+void txn_kv_batch_rollback(txn_store *s, const bs_slice *keys, size_t n, uint64_t start_ts,
+                           txn_kv_done_fn cb, void *arg);
+
+/* KvCleanup: rolls back key's txn start_ts (protected rollback). With current_ts != 0 a
+ * lock that has not expired (physical(start_ts) + ttl >= physical(current_ts)) is answered
+ * with KeyIsLocked. Already committed: no key error, res->commit_ts set (TiKV answers
+ * CleanupResponse.commit_version). Raises max_ts to current_ts. */
+void txn_kv_cleanup(txn_store *s, bs_slice key, uint64_t start_ts, uint64_t current_ts,
+                    txn_kv_done_fn cb, void *arg);
+
+typedef struct txn_check_txn_status_req {
+    bs_slice primary_key;
+    uint64_t lock_ts;
+    uint64_t caller_start_ts;
+    uint64_t current_ts;
+    bool rollback_if_not_exist;
+    bool force_sync_commit;
+    bool resolving_pessimistic_lock;
+    bool verify_is_primary;
+} txn_check_txn_status_req;
+
+/* KvCheckTxnStatus (PROTOCOL.md §5.3): lock present -> lock_ttl/lock_info, rolled back when
+ * expired (TTL_EXPIRE_ROLLBACK), min_commit_ts pushed past caller_start_ts
+ * (MIN_COMMIT_TS_PUSHED); lock absent -> commit_ts when committed, NO_ACTION when rolled
+ * back, LOCK_NOT_EXIST_ROLLBACK (protected rollback written) with rollback_if_not_exist,
+ * else TxnNotFound. verify_is_primary on a secondary's lock -> PrimaryMismatch. */
+void txn_kv_check_txn_status(txn_store *s, const txn_check_txn_status_req *req,
+                             txn_kv_done_fn cb, void *arg);
+
+/* KvCheckSecondaryLocks: res->locks lists every key's lock of start_ts when all are locked;
+ * stops at the first committed key (res->commit_ts) or rolled-back / missing key (a
+ * protected rollback is written for a missing one; locks empty, commit_ts 0). */
+void txn_kv_check_secondary_locks(txn_store *s, const bs_slice *keys, size_t n,
+                                  uint64_t start_ts, txn_kv_done_fn cb, void *arg);
+
+/* KvTxnHeartBeat: ttl = max(ttl, advise_lock_ttl) on the primary's lock of start_ts;
+ * res->lock_ttl. No such lock -> TxnNotFound. */
+void txn_kv_txn_heart_beat(txn_store *s, bs_slice primary, uint64_t start_ts,
+                           uint64_t advise_lock_ttl, txn_kv_done_fn cb, void *arg);
+
+typedef struct txn_resolve_txn {
+    uint64_t start_ts;
+    uint64_t commit_ts; /* 0 = roll back */
+} txn_resolve_txn;
+
+typedef struct txn_resolve_lock_req {
+    const txn_resolve_txn *txns; /* >= 1 (ResolveLockRequest's start/commit_version or its
+                                  * txn_infos); borrowed */
+    size_t n_txns;
+    const bs_slice *keys;        /* non-empty: resolve only these keys (one txn) */
+    size_t n_keys;
+    bs_slice start, end;         /* without keys: the range scanned for locks (empty bound =
+                                  * unbounded; the caller passes the Region's range) */
+} txn_resolve_lock_req;
+
+/* KvResolveLock: commits (commit_ts > 0) or rolls back every lock of the listed txns in
+ * the range (or keys), in batches of TXN_RESOLVE_BATCH keys, each batch latched and applied
+ * before the next is scanned. Errors as KvCommit / KvBatchRollback (commit_ts <= start_ts:
+ * ABORT "invalid txn tso"). */
+#define TXN_RESOLVE_BATCH 256
+void txn_kv_resolve_lock(txn_store *s, const txn_resolve_lock_req *req, txn_kv_done_fn cb,
+                         void *arg);
 
 #endif

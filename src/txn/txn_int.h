@@ -149,11 +149,287 @@ void txn_cm_pending_noop(txn_cm *cm, txn_pending *rec);
  * rec, false when it was not linked (someone else already did, and notified its owner). */
 bool txn_cm_pending_done(txn_cm *cm, txn_pending *rec, bool ok);
 
+/* ---- the store's configuration (command.c) ------------------------------------------------ */
+
+/* The configuration s was created with (engine, causal ts, proposer); borrowed, lives as
+ * long as s. For commands implemented outside command.c (multi.c). */
+const txn_store_config *txn_store_get_config(const txn_store *s);
+
 /* ---- timestamps ---------------------------------------------------------------------------- */
 
 /* The ts for a write: above the causal source's next ts, above max_ts and above floor (the
  * newest version or pending write of every key it writes). BS_OK, or BS_EBUSY when the
  * causal source has no timestamp ready. */
 int txn_choose_write_ts(txn_causal_ts *c, txn_cm *cm, uint64_t floor, uint64_t *ts);
+
+/* ======================================================================================
+ * Percolator internals: the snapshot reader, the batch writers, key errors and the actions
+ * (mvcc_reader.c, mvcc_txn.c, key_error.c, prewrite.c, commit.c, rollback.c,
+ * check_txn_status.c, check_secondary_locks.c, resolve_lock.c, scan_lock.c,
+ * txn_heart_beat.c), shared with txn_command.c, txn_kv.c and the unit tests.
+ * ==================================================================================== */
+
+/* An action's domain outcome: its txn_key_error was filled (not a failure of the store). */
+#define TXN_KEY_ERROR BS_ESTATE
+
+/* TSO timestamps are physical ms << 18 | logical (PD's TSO). */
+#define TXN_TSO_LOGICAL_BITS 18
+static inline uint64_t txn_ts_physical(uint64_t ts)
+{
+    return ts >> TXN_TSO_LOGICAL_BITS;
+}
+
+static inline bool txn_key_is_raw(bs_slice key)
+{
+    return key.len > 0 && key.ptr[0] == KV_MODE_RAW;
+}
+
+/* BS_OK when key is a Percolator key ('r' or 'x' ‖ keyspace[3] ‖ user key), else BS_EINVAL
+ * with TXN_ERR_INVALID_KEY_MODE. */
+int txn_check_pct_key(bs_slice key, txn_error *e);
+
+/* ---- the snapshot reader (mvcc_reader.c; TiKV's SnapshotReader) ------------------------ */
+
+typedef struct txn_reader {
+    kv_engine *e;
+    kv_snapshot *snap; /* borrowed; every read goes through it */
+    uint64_t now_ms;   /* raw values expire against it */
+    bs_err *err;       /* storage failures are described here (borrowed) */
+} txn_reader;
+
+void txn_reader_init(txn_reader *r, kv_engine *e, kv_snapshot *snap, uint64_t now_ms,
+                     bs_err *err);
+
+/* A decoded lock with the bytes it borrows from. */
+typedef struct txn_lock_rec {
+    bs_buf raw;   /* the CF lock value (owned) */
+    kv_lock lock; /* borrows from raw */
+} txn_lock_rec;
+
+void txn_lock_rec_init(txn_lock_rec *l);
+void txn_lock_rec_deinit(txn_lock_rec *l);
+
+/* key's lock: BS_OK with *found (out filled when true), or BS_EIO / BS_ECORRUPT. */
+int txn_reader_load_lock(txn_reader *r, bs_slice key, txn_lock_rec *out, bool *found);
+
+/* A decoded write record with the bytes it borrows from. */
+typedef struct txn_write_rec {
+    bs_buf raw;         /* the CF write value (owned) */
+    kv_write w;         /* borrows from raw */
+    uint64_t commit_ts; /* from the record's key */
+} txn_write_rec;
+
+void txn_write_rec_init(txn_write_rec *w);
+void txn_write_rec_deinit(txn_write_rec *w);
+
+/* The newest write record of key with commit_ts <= ts (TiKV seek_write). */
+int txn_reader_seek_write(txn_reader *r, bs_slice key, uint64_t ts, txn_write_rec *out,
+                          bool *found);
+
+/* What the write CF says about txn start_ts on key (TiKV get_txn_commit_record): scans the
+ * records with commit_ts >= start_ts, newest first. */
+typedef enum txn_record_kind {
+    TXN_RECORD_NONE = 0,            /* no record of this txn */
+    TXN_RECORD_SINGLE,              /* rec: this txn's commit or rollback record */
+    TXN_RECORD_OVERLAPPED_ROLLBACK, /* another txn committed at start_ts and carries our
+                                     * rollback as has_overlapped_rollback */
+} txn_record_kind;
+
+typedef struct txn_commit_record {
+    txn_record_kind kind;
+    bool has_overlapped; /* NONE: rec is another txn's record at commit_ts == start_ts */
+    txn_write_rec rec;
+} txn_commit_record;
+
+void txn_commit_record_init(txn_commit_record *c);
+void txn_commit_record_deinit(txn_commit_record *c);
+int txn_reader_get_txn_commit_record(txn_reader *r, bs_slice key, uint64_t start_ts,
+                                     txn_commit_record *out);
+
+/* The newest data version of key at ts: 'x' the newest Put/Delete record (Lock and
+ * Rollback are skipped), 'r' the newest raw version in CF default. */
+typedef struct txn_version {
+    bool found;         /* a data version exists at ts */
+    uint64_t commit_ts; /* its ts */
+    uint64_t start_ts;  /* 'x': its txn's start_ts; 'r': commit_ts */
+    bool live;          /* a value: a Put, and ('r') not deleted nor expired at now */
+    bs_buf value;       /* the user value when live and want_value (owned) */
+    uint64_t expire_ms; /* 'r', live: the expiry (0 = none) */
+} txn_version;
+
+void txn_version_init(txn_version *v);
+void txn_version_deinit(txn_version *v);
+int txn_reader_newest_version(txn_reader *r, bs_slice key, uint64_t ts, bool want_value,
+                              txn_version *out);
+
+/* The value a lock of key would commit (Context.committed_locks): *kind says whether it
+ * writes a value (TXN_WRITE_PUT, value filled; 'r': expired reads as DELETE), deletes
+ * (TXN_WRITE_DELETE) or changes nothing (TXN_WRITE_NONE: Lock and Pessimistic locks). */
+int txn_reader_lock_value(txn_reader *r, bs_slice key, const kv_lock *l, txn_write_kind *kind,
+                          bs_buf *value);
+
+/* ---- an action's output (mvcc_txn.c; TiKV's MvccTxn) ------------------------------------ */
+
+/* A data version an action writes at a ts that readers must not miss before it applies
+ * ('r' commits; 1PC in both layouts): the command layer holds it in the lock table. */
+typedef struct txn_guard_spec {
+    bs_buf key;
+    uint64_t ts;
+    txn_write write; /* PUT (value, expire) or DELETE */
+    size_t idx;      /* the mutation index it came from (txn_act.cur_idx) */
+} txn_guard_spec;
+
+typedef struct txn_act {
+    txn_reader r;
+    bs_err err;          /* r.err points here */
+    kv_batch *b;         /* additions; owned until txn_act_take_batch() */
+    txn_cm *cm;          /* borrowed: max_ts raises */
+    txn_guard_spec *guards;
+    size_t n_guards, cap_guards;
+    bool guard_txn_keys; /* 1PC: guard 'x' versions too (else only 'r' versions) */
+    size_t cur_idx;
+} txn_act;
+
+/* snap borrowed (may be NULL until txn_act_set_snapshot); cm borrowed. */
+void txn_act_init(txn_act *a, kv_engine *e, kv_snapshot *snap, txn_cm *cm, uint64_t now_ms);
+void txn_act_deinit(txn_act *a);
+/* Forgets every addition and guard (a request that failed or restarts). */
+void txn_act_reset(txn_act *a);
+/* The batch (caller owns; free with kv_batch_free); a new empty one replaces it. */
+kv_batch *txn_act_take_batch(txn_act *a);
+
+void txn_mvcc_put_lock(txn_act *a, bs_slice key, const kv_lock *l);
+void txn_mvcc_unlock(txn_act *a, bs_slice key);
+void txn_mvcc_put_write(txn_act *a, bs_slice key, uint64_t commit_ts, const kv_write *w);
+void txn_mvcc_delete_write(txn_act *a, bs_slice key, uint64_t commit_ts);
+/* CF default key@ts = value (bytes as given: a 'x' long value or an 'r' encoded value). */
+void txn_mvcc_put_value(txn_act *a, bs_slice key, uint64_t ts, bs_slice value);
+void txn_mvcc_delete_value(txn_act *a, bs_slice key, uint64_t ts);
+/* Records a guard for the data version key@ts (w copied). */
+void txn_act_guard(txn_act *a, bs_slice key, uint64_t ts, const txn_write *w);
+
+/* ---- key errors (key_error.c): each fills *ke and returns TXN_KEY_ERROR ----------------- */
+
+void txn_lock_info_from_lock(txn_lock_info *out, bs_slice key, const kv_lock *l);
+int txn_ke_locked(txn_key_error *ke, bs_slice key, const kv_lock *l);
+int txn_ke_write_conflict(txn_key_error *ke, uint64_t start_ts, uint64_t conflict_start_ts,
+                          uint64_t conflict_commit_ts, bs_slice key, bs_slice primary,
+                          txn_conflict_reason reason);
+int txn_ke_already_exist(txn_key_error *ke, bs_slice key);
+int txn_ke_commit_ts_expired(txn_key_error *ke, uint64_t start_ts, uint64_t commit_ts,
+                             bs_slice key, uint64_t min_commit_ts);
+int txn_ke_txn_not_found(txn_key_error *ke, uint64_t start_ts, bs_slice key);
+int txn_ke_txn_lock_not_found(txn_key_error *ke, uint64_t start_ts, uint64_t commit_ts,
+                              bs_slice key);
+int txn_ke_committed(txn_key_error *ke, uint64_t start_ts, uint64_t commit_ts, bs_slice key);
+int txn_ke_assertion_failed(txn_key_error *ke, uint64_t start_ts, bs_slice key,
+                            txn_assertion assertion, uint64_t existing_start_ts,
+                            uint64_t existing_commit_ts);
+int txn_ke_primary_mismatch(txn_key_error *ke, bs_slice key, const kv_lock *l);
+int txn_ke_abort(txn_key_error *ke, bs_slice key, uint64_t start_ts, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- actions: (reader, request) -> (additions to a->b, result) -------------------------
+ * Each returns BS_OK, TXN_KEY_ERROR with *ke filled (the caller discards the additions),
+ * or BS_EIO / BS_ECORRUPT with a->err set. Keys are validated by the caller. */
+
+typedef struct txn_prewrite_props {
+    bs_slice primary;
+    uint64_t start_ts, lock_ttl, txn_size, min_commit_ts;
+    bool skip_constraint_check;
+    txn_assertion_level assertion_level;
+    uint64_t one_pc_commit_ts; /* != 0: write commit records at this ts instead of locks */
+} txn_prewrite_props;
+
+typedef enum txn_prewrite_status {
+    TXN_PREWRITE_WRITTEN = 0, /* a lock (or, 1PC, a commit) was added */
+    TXN_PREWRITE_DUPLICATE,   /* this txn's lock is already there: nothing added */
+    TXN_PREWRITE_CHECKED,     /* CHECK_NOT_EXISTS / CHECK_NOT_MODIFIED passed: no lock */
+} txn_prewrite_status;
+
+/* prewrite.c: one mutation. */
+int txn_prewrite(txn_act *a, const txn_prewrite_props *p, const txn_mutation *m,
+                 txn_prewrite_status *st, txn_key_error *ke);
+
+/* commit.c: commits key's lock of start_ts at commit_ts (idempotent). */
+int txn_commit(txn_act *a, bs_slice key, uint64_t start_ts, uint64_t commit_ts,
+               txn_key_error *ke);
+/* Adds the commit of lock l at commit_ts (record, raw version, guard) without the unlock:
+ * shared by commit and 1PC. */
+int txn_commit_lock(txn_act *a, bs_slice key, const kv_lock *l, uint64_t commit_ts);
+
+/* rollback.c (TiKV cleanup.rs and the rollback half of check_txn_status.rs). */
+typedef enum txn_missing_lock_action {
+    TXN_MISSING_ROLLBACK = 0,       /* write a non-protected rollback, collapse the previous */
+    TXN_MISSING_PROTECTED_ROLLBACK, /* write a protected rollback */
+    TXN_MISSING_RETURN_ERROR,       /* TxnNotFound */
+} txn_missing_lock_action;
+
+typedef enum txn_status_kind {
+    TXN_ST_ROLLED_BACK = 0,
+    TXN_ST_TTL_EXPIRE,
+    TXN_ST_LOCK_NOT_EXIST,
+    TXN_ST_COMMITTED,
+    TXN_ST_UNCOMMITTED,
+    TXN_ST_PESSIMISTIC_ROLLBACK,
+    TXN_ST_LOCK_NOT_EXIST_DO_NOTHING,
+} txn_status_kind;
+
+typedef struct txn_status {
+    txn_status_kind kind;
+    uint64_t commit_ts; /* COMMITTED */
+} txn_status;
+
+int txn_cleanup(txn_act *a, bs_slice key, uint64_t start_ts, uint64_t current_ts,
+                bool protect_rollback, txn_key_error *ke);
+/* Removes l (this txn's lock on key) and leaves the rollback record. */
+int txn_rollback_lock(txn_act *a, bs_slice key, const kv_lock *l, bool protected_,
+                      bool collapse);
+/* Leaves the rollback record of start_ts on key (TiKV make_rollback): cr (from
+ * txn_reader_get_txn_commit_record) says whether another txn's commit record occupies
+ * key@start_ts, in which case a protected rollback becomes its overlapped-rollback flag. */
+int txn_put_rollback(txn_act *a, bs_slice key, uint64_t start_ts, bool protected_,
+                     const txn_commit_record *cr);
+/* Deletes the newest non-protected rollback record below start_ts. */
+int txn_collapse_prev_rollback(txn_act *a, bs_slice key, uint64_t start_ts);
+/* Records start_ts in another txn's (async-commit) lock l on key, so its commit at that ts
+ * keeps our protected rollback as a flag. */
+void txn_mark_rollback_on_mismatching_lock(txn_act *a, bs_slice key, const kv_lock *l,
+                                           uint64_t start_ts, bool protected_);
+/* The lock of start_ts is not on key (mismatch: another txn's lock there, or NULL). */
+int txn_check_txn_status_missing_lock(txn_act *a, bs_slice key, uint64_t start_ts,
+                                      const kv_lock *mismatch, txn_missing_lock_action act,
+                                      bool resolving_pessimistic, txn_status *st,
+                                      txn_key_error *ke);
+
+/* check_txn_status.c: fills res->lock_ttl, commit_ts, action, lock_info. */
+int txn_check_txn_status(txn_act *a, const txn_check_txn_status_req *req, txn_kv_result *res,
+                         txn_key_error *ke);
+
+/* check_secondary_locks.c: fills res->locks / res->commit_ts. */
+int txn_check_secondary_locks(txn_act *a, const bs_slice *keys, size_t n, uint64_t start_ts,
+                              txn_kv_result *res, txn_key_error *ke);
+
+/* txn_heart_beat.c */
+int txn_heart_beat(txn_act *a, bs_slice primary, uint64_t start_ts, uint64_t advise_ttl,
+                   uint64_t *lock_ttl, txn_key_error *ke);
+
+/* resolve_lock.c: one key of txn start_ts: commit at commit_ts, or roll back when 0. */
+int txn_resolve_lock(txn_act *a, bs_slice key, uint64_t start_ts, uint64_t commit_ts,
+                     txn_key_error *ke);
+/* The read phase of ResolveLock over [start, end): appends to *keys (caller owns the
+ * buffers and the array; *n_keys entries) up to limit keys whose lock belongs to one of
+ * txns, in key order, with each lock's start_ts in *lock_ts (same indexing). *more is set
+ * when it stopped at limit: resume at the last key ‖ 0x00. */
+int txn_resolve_lock_scan(txn_reader *r, bs_slice start, bs_slice end,
+                          const txn_resolve_txn *txns, size_t n_txns, size_t limit,
+                          bs_buf **keys, uint64_t **lock_ts, size_t *n_keys, bool *more);
+
+/* scan_lock.c: walks the locks of [start, end) (API v2 keys; empty = unbounded) in key
+ * order and calls fn for each (key and lock borrowed for the call) until fn returns false.
+ * BS_OK, or BS_EIO / BS_ECORRUPT with r->err set. */
+typedef bool (*txn_lock_visit_fn)(void *arg, bs_slice key, const kv_lock *l);
+int txn_scan_locks(txn_reader *r, bs_slice start, bs_slice end, txn_lock_visit_fn fn,
+                   void *arg);
 
 #endif

@@ -85,6 +85,9 @@ proc exit {{code 0}} {
 }
 
 puts "tcl: server [server_kind] ([srvlib::binary [server_kind]]), [llength $files] file(s)"
+# The loop runs in a proc so its variables cannot be overwritten by test bodies, which
+# execute at global scope as Redis's do.
+proc run_files {files tcl_dir} {
 foreach path $files {
     if {![file exists $path]} {
         set path [file join $tcl_dir unit [file tail $path]]
@@ -108,6 +111,8 @@ foreach path $files {
         [expr {[dict get $after skipped] - [dict get $before skipped]}] \
         [expr {([clock milliseconds] - $start) / 1000.0}]]
 }
+}
+run_files $files $tcl_dir
 
 if {[llength $suite::failures]} {
     puts "Failures:"

@@ -292,7 +292,7 @@ start_server {tags {"selftest"}} {
         assert_equal [$c zincrby z 2.5 m] 2.5
         assert_equal [$c last_type] double
         $c close
-    } {} {zset}
+    } {} {zset redis-only}
 
     test {protocol abuse: a bad bulk length is a protocol error, then a close} {
         set c [new_client]

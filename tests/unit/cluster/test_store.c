@@ -1,6 +1,7 @@
 /* test_store.c -- one store end to end: bootstrap through PD, raw puts through the txn layer
  * proposing via Raft, restart (data, regions, re-apply), group commit counters, region
- * errors and log GC. Waits are bounded; nothing asserts on time. */
+ * errors, log GC, ReadIndex, and ServerIsBusy when the proposal queue is full. Waits are
+ * bounded; nothing asserts on time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster/cluster_int.h"
 #include "cluster_test.h"
@@ -21,6 +23,7 @@ typedef struct env {
     cluster_store *s;
     ct_txn t;
     uint64_t rid;
+    size_t max_pending; /* 0: the default */
 } env;
 
 static void env_start(env *v, uint64_t gc_threshold)
@@ -34,6 +37,8 @@ static void env_start(env *v, uint64_t gc_threshold)
     ct_options(&o, v->e, v->pd, NULL);
     o.log_gc_threshold = gc_threshold;
     o.log_gc_tick_ticks = 1;
+    if (v->max_pending)
+        o.max_pending_proposals = v->max_pending;
     bs_err err;
     int rc = cluster_store_open(&o, &v->s, &err);
     if (rc != BS_OK)
@@ -214,6 +219,161 @@ static void test_log_gc(void **state)
     env_free(&v);
 }
 
+typedef struct read_done {
+    _Atomic int done, code;
+} read_done;
+
+static void on_read(void *arg, int code, const bs_err *err)
+{
+    read_done *r = arg;
+    (void)err;
+    r->code = code;
+    r->done = 1;
+}
+
+static bool read_finished(void *arg)
+{
+    return ((read_done *)arg)->done != 0;
+}
+
+/* ReadIndex on the leader: it answers once the local apply reaches the commit index it
+ * confirmed, so everything acknowledged before is visible; region errors come back at
+ * once. */
+static void test_read_index(void **state)
+{
+    (void)state;
+    env v;
+    memset(&v, 0, sizeof(v));
+    env_start(&v, 1000);
+    assert_int_equal(ct_put(&v.t, "ri", "1"), BS_OK);
+    cluster_peer_status before;
+    assert_int_equal(cluster_store_peer_status(v.s, v.rid, &before), BS_OK);
+    cluster_region r;
+    pd_region_init(&r);
+    assert_int_equal(cluster_store_region_by_id(v.s, v.rid, &r), BS_OK);
+    cluster_region_error re;
+    cluster_region_error_init(&re);
+    bs_err err;
+    for (int i = 0; i < 5; i++) {
+        read_done rd = {0, -1};
+        assert_int_equal(cluster_store_read_index(v.s, v.rid, &r.epoch, on_read, &rd, &re, &err),
+                         BS_OK);
+        assert_true(ct_wait(read_finished, &rd, 20000));
+        assert_int_equal(rd.code, BS_OK);
+        cluster_peer_status st;
+        assert_int_equal(cluster_store_peer_status(v.s, v.rid, &st), BS_OK);
+        assert_true(st.applied >= before.commit);
+        must_get(&v, "ri", "1");
+    }
+    /* Synchronous refusals: no callback. */
+    read_done never = {0, -1};
+    cluster_epoch stale = {r.epoch.conf_ver, r.epoch.version - 1};
+    assert_int_equal(cluster_store_read_index(v.s, v.rid, &stale, on_read, &never, &re, &err),
+                     BS_ESTATE);
+    assert_int_equal(re.kind, CLUSTER_RERR_EPOCH_NOT_MATCH);
+    assert_int_equal(
+        cluster_store_read_index(v.s, v.rid + 1000, &r.epoch, on_read, &never, &re, &err),
+        BS_NOTFOUND);
+    assert_int_equal(re.kind, CLUSTER_RERR_REGION_NOT_FOUND);
+    assert_int_equal(never.done, 0);
+    cluster_region_error_deinit(&re);
+    pd_region_deinit(&r);
+    env_free(&v);
+}
+
+/* A proposal callback that holds the raftstore thread until the test lets it go, so the
+ * proposal queue can be filled deterministically. Test-only: callbacks must not block. */
+typedef struct gate {
+    _Atomic int entered, release, done, code;
+} gate;
+
+static void gate_cb(void *arg, int code, const bs_err *err)
+{
+    gate *g = arg;
+    (void)err;
+    g->code = code;
+    g->entered = 1;
+    while (!g->release) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    g->done = 1;
+}
+
+static bool gate_entered(void *arg)
+{
+    return ((gate *)arg)->entered != 0;
+}
+
+static bool counter_done(void *arg)
+{
+    return ((ct_counter *)arg)->done > 0;
+}
+
+static kv_batch *raw_put_batch(const char *user)
+{
+    bs_buf raw = BS_BUF_INIT, key = BS_BUF_INIT;
+    kv_mvcc_key_append(&key, ct_key(&raw, user), 7);
+    kv_batch *b = kv_batch_new();
+    kv_batch_put(b, KV_CF_DEFAULT, bs_buf_slice(&key), bs_slice_from_str("v\0"));
+    bs_buf_free(&raw);
+    bs_buf_free(&key);
+    return b;
+}
+
+static void count_cb(void *arg, int code, const bs_err *err)
+{
+    ct_counter *c = arg;
+    (void)err;
+    if (code == BS_OK)
+        c->ok++;
+    c->done++;
+}
+
+/* ServerIsBusy: with room for one queued proposal, and the raftstore held inside a
+ * callback so it cannot drain the queue, the second queued proposal is refused with the
+ * reason; the queued one still commits once the raftstore runs again. */
+static void test_server_is_busy(void **state)
+{
+    (void)state;
+    env v;
+    memset(&v, 0, sizeof(v));
+    v.max_pending = 1;
+    env_start(&v, 1000);
+    cluster_region r;
+    pd_region_init(&r);
+    assert_int_equal(cluster_store_region_by_id(v.s, v.rid, &r), BS_OK);
+    cluster_region_error re;
+    cluster_region_error_init(&re);
+    bs_err err;
+    gate g = {0, 0, 0, -1};
+    kv_batch *b = raw_put_batch("busy1");
+    assert_int_equal(cluster_store_propose(v.s, v.rid, &r.epoch, b, gate_cb, &g, &re, &err), BS_OK);
+    assert_true(ct_wait(gate_entered, &g, 20000));
+    assert_int_equal(g.code, BS_OK);
+    ct_counter c2 = {0, 0};
+    b = raw_put_batch("busy2");
+    assert_int_equal(cluster_store_propose(v.s, v.rid, &r.epoch, b, count_cb, &c2, &re, &err),
+                     BS_OK);
+    b = raw_put_batch("busy3");
+    assert_int_equal(cluster_store_propose(v.s, v.rid, &r.epoch, b, count_cb, NULL, &re, &err),
+                     BS_EBUSY);
+    assert_int_equal(re.kind, CLUSTER_RERR_SERVER_IS_BUSY);
+    assert_int_equal(re.region_id, v.rid);
+    assert_true(strlen(re.reason) > 0);
+    assert_int_equal(err.code, BS_EBUSY);
+    kv_batch_free(b); /* refused: still ours */
+    g.release = 1;
+    assert_true(ct_wait(counter_done, &c2, 20000));
+    assert_int_equal(c2.ok, 1);
+    assert_int_equal(g.done, 1);
+    /* With the queue drained, proposals are welcome again. */
+    assert_int_equal(ct_put(&v.t, "busy4", "x"), BS_OK);
+    cluster_region_error_deinit(&re);
+    pd_region_deinit(&r);
+    env_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +381,8 @@ int main(void)
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_region_errors),
         cmocka_unit_test(test_log_gc),
+        cmocka_unit_test(test_read_index),
+        cmocka_unit_test(test_server_is_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,640 @@
+/* cmd_keys.c -- Redis's generic key commands (DEL, EXISTS, TYPE, the EXPIRE and TTL
+ * families, PERSIST, RENAME, COPY, DBSIZE, FLUSHDB/FLUSHALL, MEMORY USAGE) and the table
+ * of the key family (SCAN, KEYS and RANDOMKEY live in cmd_scan.c).
+ *
+ * Arguments are checked in Redis 7's order with its error texts (db.c, expire.c,
+ * object.c). Multi-key writes Redis makes atomic (DEL of several keys, RENAME, COPY) are
+ * one client_multi: atomic within a Region, refused with the CROSSREGION error when the keys
+ * span Regions. EXPIRE and PERSIST depend on the current TTL, so they are client_rmw, run
+ * on the key's leader under its latch. */
+#include <limits.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "resp/conn_int.h" /* the server's settings (databases) */
+#include "resp/resp_int.h"
+
+static void reply_error_finish(resp_req *req, const char *text)
+{
+    resp_reply_error_str(&req->o, text);
+    resp_req_finish(req);
+}
+
+/* True when the client call succeeded; otherwise replies its error and finishes req. */
+static bool call_ok(resp_req *req, client_result *res)
+{
+    if (res->code == BS_OK)
+        return true;
+    resp_reply_client_error(req, res);
+    return false;
+}
+
+static bool is_crossregion(const client_result *res)
+{
+    return res->code != BS_OK && strncmp(res->msg, "-CROSSREGION", 12) == 0;
+}
+
+/* A request's keys argv[first..argc) as slices, kept until the client's callback (the
+ * client may retry after the call returned). */
+typedef struct keys_ctx {
+    resp_req *req;
+    bs_slice *keys;
+    size_t n;
+    /* fan-out of single-key reads (EXISTS across Regions) */
+    _Atomic size_t pending;
+    _Atomic long long count;
+    _Atomic int failed;
+    client_result err; /* the first failure; written by the one that set failed */
+} keys_ctx;
+
+static keys_ctx *keys_ctx_new(resp_req *req, size_t first)
+{
+    keys_ctx *ctx = bs_calloc(1, sizeof(*ctx));
+    ctx->req = req;
+    ctx->n = req->argc - first;
+    ctx->keys = bs_malloc(ctx->n * sizeof(bs_slice));
+    for (size_t i = 0; i < ctx->n; i++)
+        ctx->keys[i] = resp_req_arg(req, first + i);
+    return ctx;
+}
+
+static void keys_ctx_free(keys_ctx *ctx)
+{
+    bs_free(ctx->keys);
+    bs_free(ctx);
+}
+
+/* ---- DEL, UNLINK ------------------------------------------------------------------------- */
+
+static void done_count(void *arg, client_result *res)
+{
+    keys_ctx *ctx = arg;
+    resp_req *req = ctx->req;
+    keys_ctx_free(ctx);
+    if (!call_ok(req, res))
+        return;
+    resp_reply_int(&req->o, (long long)res->count);
+    resp_req_finish(req);
+}
+
+/* DEL k1 k2 ...: one atomic multi-key delete; the store counts a key named twice once, as
+ * Redis (which deletes one key after the other) does. UNLINK is the same here: a delete is
+ * a Raft entry either way, never a blocking free. */
+static void cmd_del(resp_req *req)
+{
+    keys_ctx *ctx = keys_ctx_new(req, 1);
+    client_multi_req m = {
+        .op = CLIENT_MULTI_DEL, .keyspace = req->db, .keys = ctx->keys, .n = ctx->n};
+    client_multi(req->client, &m, done_count, ctx);
+}
+
+/* ---- EXISTS, TOUCH ------------------------------------------------------------------------ */
+
+static void exists_one_done(void *arg, client_result *res)
+{
+    keys_ctx *ctx = arg;
+    if (res->code == BS_OK) {
+        atomic_fetch_add(&ctx->count, 1);
+    } else if (res->code != BS_NOTFOUND && atomic_exchange(&ctx->failed, 1) == 0) {
+        ctx->err.code = res->code;
+        ctx->err.kind = res->kind;
+        memcpy(ctx->err.msg, res->msg, sizeof(ctx->err.msg));
+    }
+    if (atomic_fetch_sub(&ctx->pending, 1) != 1)
+        return;
+    resp_req *req = ctx->req;
+    if (atomic_load(&ctx->failed)) {
+        client_result err = ctx->err;
+        keys_ctx_free(ctx);
+        resp_reply_client_error(req, &err);
+        return;
+    }
+    resp_reply_int(&req->o, atomic_load(&ctx->count));
+    keys_ctx_free(ctx);
+    resp_req_finish(req);
+}
+
+/* Counting is read-only, so keys spread over Regions need no atomic multi-key operation:
+ * each key is read on its own (a key named twice counts twice, as in Redis). */
+static void exists_fan_out(keys_ctx *ctx)
+{
+    atomic_store(&ctx->pending, ctx->n + 1); /* +1: the loop's own hold, released below */
+    for (size_t i = 0; i < ctx->n; i++)
+        client_get_ttl(ctx->req->client, ctx->req->db, ctx->keys[i], exists_one_done, ctx);
+    client_result none = {.code = BS_NOTFOUND};
+    exists_one_done(ctx, &none);
+}
+
+static void done_exists(void *arg, client_result *res)
+{
+    keys_ctx *ctx = arg;
+    if (is_crossregion(res)) {
+        exists_fan_out(ctx);
+        return;
+    }
+    done_count(ctx, res);
+}
+
+static void cmd_exists(resp_req *req)
+{
+    keys_ctx *ctx = keys_ctx_new(req, 1);
+    client_multi_req m = {
+        .op = CLIENT_MULTI_EXISTS, .keyspace = req->db, .keys = ctx->keys, .n = ctx->n};
+    client_multi(req->client, &m, done_exists, ctx);
+}
+
+/* ---- TYPE ---------------------------------------------------------------------------------- */
+
+static void done_type(void *arg, client_result *res)
+{
+    resp_req *req = arg;
+    if (res->code == BS_NOTFOUND)
+        resp_reply_simple_str(&req->o, "none");
+    else if (!call_ok(req, res))
+        return;
+    else
+        resp_reply_simple_str(&req->o, "string");
+    resp_req_finish(req);
+}
+
+static void cmd_type(resp_req *req)
+{
+    client_get_ttl(req->client, req->db, resp_req_arg(req, 1), done_type, req);
+}
+
+/* ---- EXPIRE family ----------------------------------------------------------------------- */
+
+static void done_rmw_applied(void *arg, client_result *res)
+{
+    resp_req *req = arg;
+    if (!call_ok(req, res))
+        return;
+    resp_reply_int(&req->o, res->rmw.applied ? 1 : 0);
+    resp_req_finish(req);
+}
+
+/* EXPIRE key time [NX|XX|GT|LT] and its PEXPIRE/EXPIREAT/PEXPIREAT forms: basetime is
+ * now for the relative ones and 0 for the *AT ones. As Redis, options are checked before
+ * the time, negative times are allowed (they delete), overflow is an error. */
+static void expire_generic(resp_req *req, bool relative, bool seconds, const char *name)
+{
+    unsigned flags = 0;
+    for (size_t j = 3; j < req->argc; j++) {
+        bs_slice a = resp_req_arg(req, j);
+        if (resp_arg_is(a, "nx")) {
+            flags |= TXN_EXPIRE_NX;
+        } else if (resp_arg_is(a, "xx")) {
+            flags |= TXN_EXPIRE_XX;
+        } else if (resp_arg_is(a, "gt")) {
+            flags |= TXN_EXPIRE_GT;
+        } else if (resp_arg_is(a, "lt")) {
+            flags |= TXN_EXPIRE_LT;
+        } else {
+            /* Redis formats the option with %s, so it ends at a NUL byte as here. */
+            char *opt = bs_malloc(a.len + 1);
+            if (a.len)
+                memcpy(opt, a.ptr, a.len);
+            opt[a.len] = '\0';
+            resp_reply_errorf(&req->o, "Unsupported option %s", opt);
+            bs_free(opt);
+            resp_req_finish(req);
+            return;
+        }
+    }
+    if ((flags & TXN_EXPIRE_NX) && (flags & (TXN_EXPIRE_XX | TXN_EXPIRE_GT | TXN_EXPIRE_LT))) {
+        reply_error_finish(req, "NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if ((flags & TXN_EXPIRE_GT) && (flags & TXN_EXPIRE_LT)) {
+        reply_error_finish(req, "GT and LT options at the same time are not compatible");
+        return;
+    }
+    long long when, base = relative ? bs_clock_wall_ms() : 0;
+    if (!resp_parse_ll(resp_req_arg(req, 2), &when)) {
+        reply_error_finish(req, RESP_ERR_NOT_INTEGER);
+        return;
+    }
+    if (seconds) {
+        if (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000)
+            goto invalid;
+        when *= 1000;
+    }
+    if (when > LLONG_MAX - base)
+        goto invalid;
+    when += base;
+    txn_rmw_params p = {
+        .op = TXN_RMW_EXPIRE, .flags = flags, .has_expire = true, .expire_at_ms = when};
+    client_rmw(req->client, req->db, resp_req_arg(req, 1), &p, done_rmw_applied, req);
+    return;
+invalid:
+    resp_reply_errorf(&req->o, "invalid expire time in '%s' command", name);
+    resp_req_finish(req);
+}
+
+static void cmd_expire(resp_req *req)
+{
+    expire_generic(req, true, true, "expire");
+}
+
+static void cmd_pexpire(resp_req *req)
+{
+    expire_generic(req, true, false, "pexpire");
+}
+
+static void cmd_expireat(resp_req *req)
+{
+    expire_generic(req, false, true, "expireat");
+}
+
+static void cmd_pexpireat(resp_req *req)
+{
+    expire_generic(req, false, false, "pexpireat");
+}
+
+static void cmd_persist(resp_req *req)
+{
+    txn_rmw_params p = {.op = TXN_RMW_PERSIST};
+    client_rmw(req->client, req->db, resp_req_arg(req, 1), &p, done_rmw_applied, req);
+}
+
+/* ---- TTL family ------------------------------------------------------------------------- */
+
+enum { TTL_S, TTL_MS, EXPIRETIME_S, EXPIRETIME_MS };
+
+typedef struct ttl_ctx {
+    resp_req *req;
+    int kind;
+} ttl_ctx;
+
+/* -2 for a missing key, -1 for one without TTL, else the TTL or the absolute expiry time,
+ * seconds rounded to the nearest as Redis does. The store reports the remaining ms, so
+ * the absolute time is now + remaining: exact to the millisecond the read took. */
+static void done_ttl(void *arg, client_result *res)
+{
+    ttl_ctx *ctx = arg;
+    resp_req *req = ctx->req;
+    int kind = ctx->kind;
+    bs_free(ctx);
+    if (res->code == BS_NOTFOUND) {
+        resp_reply_int(&req->o, -2);
+    } else if (!call_ok(req, res)) {
+        return;
+    } else if (res->ttl_ms == 0) {
+        resp_reply_int(&req->o, -1);
+    } else {
+        long long v = res->ttl_ms > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)res->ttl_ms;
+        if (kind == EXPIRETIME_S || kind == EXPIRETIME_MS) {
+            long long now = bs_clock_wall_ms();
+            v = v > LLONG_MAX - now ? LLONG_MAX : v + now; /* PEXPIREAT allows LLONG_MAX */
+        }
+        resp_reply_int(&req->o, (kind == TTL_MS || kind == EXPIRETIME_MS) ? v : (v + 500) / 1000);
+    }
+    resp_req_finish(req);
+}
+
+static void ttl_generic(resp_req *req, int kind)
+{
+    ttl_ctx *ctx = bs_malloc(sizeof(*ctx));
+    ctx->req = req;
+    ctx->kind = kind;
+    client_get_ttl(req->client, req->db, resp_req_arg(req, 1), done_ttl, ctx);
+}
+
+static void cmd_ttl(resp_req *req)
+{
+    ttl_generic(req, TTL_S);
+}
+
+static void cmd_pttl(resp_req *req)
+{
+    ttl_generic(req, TTL_MS);
+}
+
+static void cmd_expiretime(resp_req *req)
+{
+    ttl_generic(req, EXPIRETIME_S);
+}
+
+static void cmd_pexpiretime(resp_req *req)
+{
+    ttl_generic(req, EXPIRETIME_MS);
+}
+
+/* ---- RENAME, RENAMENX, COPY ------------------------------------------------------------------ */
+
+typedef struct pair_ctx {
+    resp_req *req;
+    bool nx;          /* RENAMENX */
+    bs_slice keys[2]; /* kept until the callback */
+} pair_ctx;
+
+/* RENAME/RENAMENX with source == destination: nothing moves, but a missing key is still
+ * "no such key". */
+static void done_rename_same(void *arg, client_result *res)
+{
+    pair_ctx *ctx = arg;
+    resp_req *req = ctx->req;
+    bool nx = ctx->nx;
+    bs_free(ctx);
+    if (res->code == BS_NOTFOUND) {
+        resp_reply_error_str(&req->o, RESP_ERR_NO_SUCH_KEY);
+    } else if (!call_ok(req, res)) {
+        return;
+    } else if (nx) {
+        resp_reply_int(&req->o, 0);
+    } else {
+        resp_reply_ok(&req->o);
+    }
+    resp_req_finish(req);
+}
+
+static void done_rename(void *arg, client_result *res)
+{
+    pair_ctx *ctx = arg;
+    resp_req *req = ctx->req;
+    bool nx = ctx->nx;
+    bs_free(ctx);
+    if (res->code == BS_NOTFOUND)
+        resp_reply_error_str(&req->o, RESP_ERR_NO_SUCH_KEY);
+    else if (!call_ok(req, res))
+        return;
+    else if (nx)
+        resp_reply_int(&req->o, res->applied ? 1 : 0);
+    else
+        resp_reply_ok(&req->o);
+    resp_req_finish(req);
+}
+
+static void rename_generic(resp_req *req, bool nx)
+{
+    pair_ctx *ctx = bs_malloc(sizeof(*ctx));
+    ctx->req = req;
+    ctx->nx = nx;
+    ctx->keys[0] = resp_req_arg(req, 1);
+    ctx->keys[1] = resp_req_arg(req, 2);
+    if (bs_slice_eq(ctx->keys[0], ctx->keys[1])) {
+        client_get_ttl(req->client, req->db, ctx->keys[0], done_rename_same, ctx);
+        return;
+    }
+    client_multi_req m = {.op = nx ? CLIENT_MULTI_RENAMENX : CLIENT_MULTI_RENAME,
+                          .keyspace = req->db,
+                          .keys = ctx->keys,
+                          .n = 2};
+    client_multi(req->client, &m, done_rename, ctx);
+}
+
+static void cmd_rename(resp_req *req)
+{
+    rename_generic(req, false);
+}
+
+static void cmd_renamenx(resp_req *req)
+{
+    rename_generic(req, true);
+}
+
+static void done_copy(void *arg, client_result *res)
+{
+    pair_ctx *ctx = arg;
+    resp_req *req = ctx->req;
+    bs_free(ctx);
+    if (res->code == BS_NOTFOUND) /* no source: nothing copied */
+        resp_reply_int(&req->o, 0);
+    else if (!call_ok(req, res))
+        return;
+    else
+        resp_reply_int(&req->o, res->applied ? 1 : 0);
+    resp_req_finish(req);
+}
+
+/* COPY source destination [DB destination-db] [REPLACE]. A copy into another database
+ * would write another keyspace, which no single atomic operation of the client covers;
+ * rather than copy non-atomically it is refused, as Redis Cluster refuses it. */
+static void cmd_copy(resp_req *req)
+{
+    bool replace = false;
+    long long dbid = req->db;
+    for (size_t j = 3; j < req->argc; j++) {
+        bs_slice a = resp_req_arg(req, j);
+        if (resp_arg_is(a, "replace")) {
+            replace = true;
+        } else if (resp_arg_is(a, "db") && j + 1 < req->argc) {
+            /* Redis's getIntFromObjectOrReply: two texts, not an integer / not an int. */
+            if (!resp_parse_ll(resp_req_arg(req, j + 1), &dbid)) {
+                reply_error_finish(req, RESP_ERR_NOT_INTEGER);
+                return;
+            }
+            if (dbid < INT_MIN || dbid > INT_MAX) {
+                reply_error_finish(req, "value is out of range, value must between -2147483648 "
+                                        "and 2147483647");
+                return;
+            }
+            if (dbid < 0 || dbid >= req->srv->set.databases) {
+                reply_error_finish(req, "DB index is out of range");
+                return;
+            }
+            j++;
+        } else {
+            reply_error_finish(req, RESP_ERR_SYNTAX);
+            return;
+        }
+    }
+    if (dbid != (long long)req->db) {
+        reply_error_finish(req, "Copying to another database is not supported");
+        return;
+    }
+    if (bs_slice_eq(resp_req_arg(req, 1), resp_req_arg(req, 2))) {
+        reply_error_finish(req, "source and destination objects are the same");
+        return;
+    }
+    pair_ctx *ctx = bs_malloc(sizeof(*ctx));
+    ctx->req = req;
+    ctx->nx = false;
+    ctx->keys[0] = resp_req_arg(req, 1);
+    ctx->keys[1] = resp_req_arg(req, 2);
+    client_multi_req m = {.op = CLIENT_MULTI_COPY,
+                          .keyspace = req->db,
+                          .keys = ctx->keys,
+                          .n = 2,
+                          .flags = replace ? CLIENT_MULTI_REPLACE : 0};
+    client_multi(req->client, &m, done_copy, ctx);
+}
+
+/* ---- DBSIZE, FLUSHDB, FLUSHALL ------------------------------------------------------------ */
+
+static void done_dbsize(void *arg, client_result *res)
+{
+    resp_req *req = arg;
+    if (!call_ok(req, res))
+        return;
+    resp_reply_int(&req->o, (long long)res->count);
+    resp_req_finish(req);
+}
+
+static void cmd_dbsize(resp_req *req)
+{
+    client_count(req->client, req->db, done_dbsize, req);
+}
+
+static void done_flush(void *arg, client_result *res)
+{
+    resp_req *req = arg;
+    if (!call_ok(req, res))
+        return;
+    resp_reply_ok(&req->o);
+    resp_req_finish(req);
+}
+
+/* FLUSHDB/FLUSHALL [ASYNC|SYNC]: both reply once every key is gone (ASYNC's promise,
+ * that the keys are unreachable at once, holds a fortiori). */
+static void flush_generic(resp_req *req, uint32_t keyspace)
+{
+    if (req->argc > 2 || (req->argc == 2 && !resp_arg_is(resp_req_arg(req, 1), "sync") &&
+                          !resp_arg_is(resp_req_arg(req, 1), "async"))) {
+        reply_error_finish(req, RESP_ERR_SYNTAX);
+        return;
+    }
+    client_delete_all(req->client, keyspace, done_flush, req);
+}
+
+static void cmd_flushdb(resp_req *req)
+{
+    flush_generic(req, req->db);
+}
+
+static void cmd_flushall(resp_req *req)
+{
+    flush_generic(req, CLIENT_ALL_KEYSPACES);
+}
+
+/* ---- MEMORY USAGE, MEMORY HELP ----------------------------------------------------------- */
+
+/* What one string costs Basalt, in bytes: the key as stored (API v2 prefix, memcomparable
+ * groups of 8 bytes plus a marker byte each, the 8-byte version timestamp), the value with
+ * its RawKV header (flags byte and an 8-byte expiry), and about 32 bytes of RocksDB entry
+ * overhead (internal key trailer, length varints, its share of index and filter blocks).
+ * One replica's storage before compression, not the process's memory: Basalt keeps data in
+ * RocksDB, not in the heap. */
+static long long memory_estimate(size_t key_len, size_t value_len)
+{
+    size_t encoded_key = ((4 + key_len) / 8 + 1) * 9 + 8;
+    return (long long)(encoded_key + value_len + 9 + 32);
+}
+
+static void done_memory_usage(void *arg, client_result *res)
+{
+    resp_req *req = arg;
+    if (res->code == BS_NOTFOUND)
+        resp_reply_null_bulk(&req->o);
+    else if (!call_ok(req, res))
+        return;
+    else
+        resp_reply_int(&req->o, memory_estimate(resp_req_arg(req, 2).len, res->value.len));
+    resp_req_finish(req);
+}
+
+/* MEMORY USAGE key [SAMPLES count]: SAMPLES only matters for nested types in Redis; it is
+ * checked the same way and has no effect on a string. */
+static void cmd_memory_usage(resp_req *req)
+{
+    for (size_t j = 3; j < req->argc; j++) {
+        long long samples;
+        if (resp_arg_is(resp_req_arg(req, j), "samples") && j + 1 < req->argc) {
+            if (!resp_parse_ll(resp_req_arg(req, j + 1), &samples)) {
+                reply_error_finish(req, RESP_ERR_NOT_INTEGER);
+                return;
+            }
+            if (samples < 0) {
+                reply_error_finish(req, RESP_ERR_SYNTAX);
+                return;
+            }
+            j++;
+        } else {
+            reply_error_finish(req, RESP_ERR_SYNTAX);
+            return;
+        }
+    }
+    client_get(req->client, req->db, resp_req_arg(req, 2), done_memory_usage, req);
+}
+
+static void cmd_memory_help(resp_req *req)
+{
+    static const char *const lines[] = {
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+        NULL,
+    };
+    resp_reply_help(&req->o, "MEMORY", lines);
+    resp_req_finish(req);
+}
+
+/* ---- the tables ------------------------------------------------------------------------------ */
+
+#define W RESP_CMD_WRITE
+#define R RESP_CMD_READONLY
+#define F RESP_CMD_FAST
+#define D RESP_CMD_DENYOOM
+
+static const resp_command memory_subcommands[] = {
+    {"usage", -3, R, 2, 2, 1, "server", "Estimate the memory usage of a key", "4.0.0",
+     cmd_memory_usage, NULL},
+    {"help", 2, RESP_CMD_LOADING | RESP_CMD_STALE, 0, 0, 0, "server",
+     "Show helpful text about the different subcommands", "4.0.0", cmd_memory_help, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
+};
+
+const resp_command resp_cmds_keys[] = {
+    {"del", -2, W, 1, -1, 1, "generic", "Delete a key", "1.0.0", cmd_del, NULL},
+    {"unlink", -2, W | F, 1, -1, 1, "generic",
+     "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
+     "blocking.",
+     "4.0.0", cmd_del, NULL},
+    {"exists", -2, R | F, 1, -1, 1, "generic", "Determine if a key exists", "1.0.0", cmd_exists,
+     NULL},
+    {"type", 2, R | F, 1, 1, 1, "generic", "Determine the type stored at key", "1.0.0", cmd_type,
+     NULL},
+    {"touch", -2, R | F, 1, -1, 1, "generic",
+     "Alters the last access time of a key(s). Returns the number of existing keys "
+     "specified.",
+     "3.2.1", cmd_exists, NULL},
+    {"expire", -3, W | F, 1, 1, 1, "generic", "Set a key's time to live in seconds", "1.0.0",
+     cmd_expire, NULL},
+    {"pexpire", -3, W | F, 1, 1, 1, "generic", "Set a key's time to live in milliseconds", "2.6.0",
+     cmd_pexpire, NULL},
+    {"expireat", -3, W | F, 1, 1, 1, "generic", "Set the expiration for a key as a UNIX timestamp",
+     "1.2.0", cmd_expireat, NULL},
+    {"pexpireat", -3, W | F, 1, 1, 1, "generic",
+     "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0",
+     cmd_pexpireat, NULL},
+    {"expiretime", 2, R | F, 1, 1, 1, "generic", "Get the expiration Unix timestamp for a key",
+     "7.0.0", cmd_expiretime, NULL},
+    {"pexpiretime", 2, R | F, 1, 1, 1, "generic",
+     "Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", cmd_pexpiretime, NULL},
+    {"ttl", 2, R | F, 1, 1, 1, "generic", "Get the time to live for a key in seconds", "1.0.0",
+     cmd_ttl, NULL},
+    {"pttl", 2, R | F, 1, 1, 1, "generic", "Get the time to live for a key in milliseconds",
+     "2.6.0", cmd_pttl, NULL},
+    {"persist", 2, W | F, 1, 1, 1, "generic", "Remove the expiration from a key", "2.2.0",
+     cmd_persist, NULL},
+    {"keys", 2, R, 0, 0, 0, "generic", "Find all keys matching the given pattern", "1.0.0",
+     resp_cmd_keys, NULL},
+    {"scan", -2, R, 0, 0, 0, "generic", "Incrementally iterate the keys space", "2.8.0",
+     resp_cmd_scan, NULL},
+    {"randomkey", 1, R, 0, 0, 0, "generic", "Return a random key from the keyspace", "1.0.0",
+     resp_cmd_randomkey, NULL},
+    {"rename", 3, W, 1, 2, 1, "generic", "Rename a key", "1.0.0", cmd_rename, NULL},
+    {"renamenx", 3, W | F, 1, 2, 1, "generic", "Rename a key, only if the new key does not exist",
+     "1.0.0", cmd_renamenx, NULL},
+    {"copy", -3, W | D, 1, 2, 1, "generic", "Copy a key", "6.2.0", cmd_copy, NULL},
+    {"dbsize", 1, R | F, 0, 0, 0, "server", "Return the number of keys in the selected database",
+     "1.0.0", cmd_dbsize, NULL},
+    {"flushdb", -1, W, 0, 0, 0, "server", "Remove all keys from the current database", "1.0.0",
+     cmd_flushdb, NULL},
+    {"flushall", -1, W, 0, 0, 0, "server", "Remove all keys from all databases", "1.0.0",
+     cmd_flushall, NULL},
+    {"memory", -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands", "4.0.0",
+     NULL, memory_subcommands},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},
+};

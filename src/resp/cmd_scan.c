@@ -1,0 +1,471 @@
+/* cmd_scan.c -- the commands that walk a database's keys: SCAN, KEYS, RANDOMKEY.
+ *
+ * A RESP database is one RawKV keyspace, ordered by key, so walking it is a range scan
+ * through client_scan (across Regions, in key order). SCAN pages through it with integer
+ * cursors that scan_cursor.c maps to "resume after this key", which gives Redis's
+ * guarantee: a full iteration returns every key present from its start to its end (keys
+ * in order, each at most once unless a cursor had to fall back to its prefix). A pattern
+ * that starts with literal bytes ("user:*") narrows the range to keys with that prefix,
+ * so SCAN MATCH and KEYS touch only what can match.
+ *
+ * KEYS walks the whole range in bounded pages. client_scan may call back before it
+ * returns, so the walk is a loop with a small handshake (walk_step/walk_done) instead of
+ * recursion: a large database must not grow the stack one frame per page. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "resp/resp_int.h"
+
+#define SCAN_DEFAULT_COUNT 10
+/* One SCAN call reads at most this many keys whatever COUNT says (COUNT is a hint in
+ * Redis too): bounds the reply and the time one call holds a thread. */
+#define SCAN_MAX_COUNT 100000
+#define KEYS_PAGE 4096
+#define RANDOMKEY_PAGE 64
+
+/* ---- pattern prefix ------------------------------------------------------------------ */
+
+/* The literal bytes every key matching glob pattern p must start with (escapes resolved),
+ * into *out. Stops at the first wildcard; a trailing lone backslash ends it too. */
+static void glob_prefix(bs_slice p, bs_buf *out)
+{
+    bs_buf_reset(out);
+    for (size_t i = 0; i < p.len; i++) {
+        uint8_t c = p.ptr[i];
+        if (c == '*' || c == '?' || c == '[')
+            return;
+        if (c == '\\') {
+            if (i + 1 >= p.len)
+                return;
+            c = p.ptr[++i];
+        }
+        bs_buf_append_byte(out, c);
+    }
+}
+
+/* The smallest key greater than every key that starts with prefix, into *out: drop
+ * trailing 0xff bytes and increment the last one. Returns false when there is none (the
+ * prefix is empty or all 0xff): the range is open-ended. */
+static bool prefix_end(bs_slice prefix, bs_buf *out)
+{
+    size_t n = prefix.len;
+    while (n > 0 && prefix.ptr[n - 1] == 0xff)
+        n--;
+    if (n == 0)
+        return false;
+    bs_buf_set(out, prefix.ptr, n);
+    out->ptr[n - 1]++;
+    return true;
+}
+
+/* A key range to scan: [start, end), end absent when has_end is false. */
+typedef struct key_range {
+    bs_buf start, end;
+    bool has_end;
+} key_range;
+
+static void key_range_free(key_range *r)
+{
+    bs_buf_free(&r->start);
+    bs_buf_free(&r->end);
+}
+
+/* Narrows r to keys that can match pattern (use_pattern false: no narrowing). Returns
+ * false when the range is empty. */
+static bool narrow_to_pattern(key_range *r, bs_slice pattern, bool use_pattern)
+{
+    if (!use_pattern)
+        return true;
+    bs_buf lit = BS_BUF_INIT;
+    glob_prefix(pattern, &lit);
+    if (lit.len > 0) {
+        if (bs_slice_cmp(bs_buf_slice(&r->start), bs_buf_slice(&lit)) < 0)
+            bs_buf_set(&r->start, lit.ptr, lit.len);
+        r->has_end = prefix_end(bs_buf_slice(&lit), &r->end);
+    }
+    bs_buf_free(&lit);
+    return !r->has_end || bs_slice_cmp(bs_buf_slice(&r->start), bs_buf_slice(&r->end)) < 0;
+}
+
+static client_scan_req scan_req(uint32_t db, const key_range *r, uint32_t limit)
+{
+    client_scan_req s = {.keyspace = db,
+                         .start = bs_buf_slice(&r->start),
+                         .end = bs_buf_slice(&r->end),
+                         .has_end = r->has_end,
+                         .limit = limit,
+                         .key_only = true};
+    return s;
+}
+
+/* ---- SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] --------------------------- */
+
+/* Redis's parseScanCursorOrReply: strtoul rules (so "+5", "007" and "-1" are cursors),
+ * no leading space, no trailing garbage, no overflow. */
+static bool parse_cursor(bs_slice s, uint64_t *out)
+{
+    char *buf = bs_malloc(s.len + 1), *end = NULL;
+    if (s.len)
+        memcpy(buf, s.ptr, s.len); /* an empty argument may have no buffer at all */
+    buf[s.len] = '\0';
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    bool ok = !isspace((unsigned char)buf[0]) && *end == '\0' && errno != ERANGE;
+    bs_free(buf);
+    *out = v;
+    return ok;
+}
+
+typedef struct scan_ctx {
+    resp_req *req;
+    uint64_t cursor; /* the cursor the call started from */
+    uint32_t limit;
+    bool use_pattern;
+    bs_slice pattern; /* borrowed from req->argv */
+    key_range range;  /* kept until the callback (the client may retry) */
+} scan_ctx;
+
+static void reply_scan(resp_req *req, uint64_t cursor, const txn_pairs *keys, bool use_pattern,
+                       bs_slice pattern)
+{
+    size_t n = 0;
+    if (keys)
+        for (size_t i = 0; i < keys->n; i++)
+            if (!use_pattern || resp_glob_match(pattern, bs_buf_slice(&keys->v[i].key), false))
+                n++;
+    char text[24];
+    int len = snprintf(text, sizeof(text), "%llu", (unsigned long long)cursor);
+    resp_reply_array(&req->o, 2);
+    resp_reply_bulk(&req->o, text, (size_t)len);
+    resp_reply_array(&req->o, n);
+    if (keys)
+        for (size_t i = 0; i < keys->n; i++)
+            if (!use_pattern || resp_glob_match(pattern, bs_buf_slice(&keys->v[i].key), false))
+                resp_reply_bulk_slice(&req->o, bs_buf_slice(&keys->v[i].key));
+}
+
+static void done_scan(void *arg, client_result *res)
+{
+    scan_ctx *ctx = arg;
+    resp_req *req = ctx->req;
+    if (res->code != BS_OK) {
+        key_range_free(&ctx->range);
+        bs_free(ctx);
+        resp_reply_client_error(req, res);
+        return;
+    }
+    uint64_t next = 0;
+    /* A short page means the range is exhausted; a full one may have more after it. */
+    if (res->pairs.n >= ctx->limit && res->pairs.n > 0)
+        next = resp_scan_cursor_save(req->db, bs_buf_slice(&res->pairs.v[res->pairs.n - 1].key),
+                                     ctx->cursor);
+    reply_scan(req, next, &res->pairs, ctx->use_pattern, ctx->pattern);
+    key_range_free(&ctx->range);
+    bs_free(ctx);
+    resp_req_finish(req);
+}
+
+void resp_cmd_scan(resp_req *req)
+{
+    uint64_t cursor;
+    long long count = SCAN_DEFAULT_COUNT;
+    bs_slice pattern = BS_SLICE_NULL, type = BS_SLICE_NULL;
+    bool use_pattern = false, has_type = false;
+    if (!parse_cursor(resp_req_arg(req, 1), &cursor)) {
+        resp_reply_error_str(&req->o, "invalid cursor");
+        resp_req_finish(req);
+        return;
+    }
+    for (size_t i = 2; i < req->argc; i += 2) {
+        bs_slice a = resp_req_arg(req, i);
+        bool has_value = req->argc - i >= 2;
+        if (resp_arg_is(a, "count") && has_value) {
+            if (!resp_parse_ll(resp_req_arg(req, i + 1), &count)) {
+                resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
+                resp_req_finish(req);
+                return;
+            }
+            if (count < 1) {
+                resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
+                resp_req_finish(req);
+                return;
+            }
+        } else if (resp_arg_is(a, "match") && has_value) {
+            pattern = resp_req_arg(req, i + 1);
+            /* "*" matches everything: same as no pattern, as Redis treats it */
+            use_pattern = !(pattern.len == 1 && pattern.ptr[0] == '*');
+        } else if (resp_arg_is(a, "type") && has_value) {
+            type = resp_req_arg(req, i + 1);
+            has_type = true;
+        } else {
+            resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
+            resp_req_finish(req);
+            return;
+        }
+    }
+    /* Every key is a string: TYPE string filters nothing, any other type matches no key,
+     * so the iteration is complete at once (Redis would return the same empty pages). */
+    if (has_type && !resp_arg_is(type, "string")) {
+        reply_scan(req, 0, NULL, false, pattern);
+        resp_req_finish(req);
+        return;
+    }
+    scan_ctx *ctx = bs_calloc(1, sizeof(*ctx));
+    ctx->req = req;
+    ctx->cursor = cursor;
+    ctx->limit = (uint32_t)(count > SCAN_MAX_COUNT ? SCAN_MAX_COUNT : count);
+    ctx->use_pattern = use_pattern;
+    ctx->pattern = pattern;
+    if (cursor != 0)
+        (void)resp_scan_cursor_resume(cursor, req->db, &ctx->range.start); /* both are safe */
+    if (!narrow_to_pattern(&ctx->range, pattern, use_pattern)) {
+        key_range_free(&ctx->range);
+        bs_free(ctx);
+        reply_scan(req, 0, NULL, false, pattern);
+        resp_req_finish(req);
+        return;
+    }
+    client_scan_req s = scan_req(req->db, &ctx->range, ctx->limit);
+    client_scan(req->client, &s, done_scan, ctx);
+}
+
+/* ---- KEYS pattern ----------------------------------------------------------------------- */
+
+enum { WALK_IDLE, WALK_CALLING, WALK_RESULT };
+
+typedef struct keys_walk {
+    resp_req *req;
+    bs_slice pattern;
+    bool all;
+    key_range range;
+    _Atomic int state;  /* WALK_*: who processes the page that arrived (see walk_step) */
+    client_result page; /* the page (or error) being handed from callback to processor */
+    bs_buf *found;      /* matching keys so far; owned */
+    size_t nfound, cap;
+} keys_walk;
+
+static void keys_walk_free(keys_walk *w)
+{
+    for (size_t i = 0; i < w->nfound; i++)
+        bs_buf_free(&w->found[i]);
+    bs_free(w->found);
+    txn_pairs_free(&w->page.pairs);
+    key_range_free(&w->range);
+    bs_free(w);
+}
+
+/* Consumes the page in w->page. Returns true when another page must be read (w->range
+ * advanced), false when the reply is written and w is freed. */
+static bool keys_process(keys_walk *w)
+{
+    resp_req *req = w->req;
+    if (w->page.code != BS_OK) {
+        client_result err = w->page;
+        txn_pairs_init(&err.pairs); /* the pairs stay with w and are freed with it */
+        keys_walk_free(w);
+        resp_reply_client_error(req, &err);
+        return false;
+    }
+    txn_pairs *p = &w->page.pairs;
+    bool more = p->n >= KEYS_PAGE;
+    bs_buf next = BS_BUF_INIT;
+    if (more) { /* resume after the page's last key: that key followed by a zero byte */
+        bs_buf_append_slice(&next, bs_buf_slice(&p->v[p->n - 1].key));
+        bs_buf_append_byte(&next, 0);
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        if (!w->all && !resp_glob_match(w->pattern, bs_buf_slice(&p->v[i].key), false))
+            continue;
+        if (w->nfound == w->cap) {
+            w->cap = w->cap ? 2 * w->cap : 64;
+            w->found = bs_realloc(w->found, w->cap * sizeof(bs_buf));
+        }
+        w->found[w->nfound++] = p->v[i].key; /* moved out of the page */
+        p->v[i].key = BS_BUF_INIT;
+    }
+    txn_pairs_free(p);
+    if (more) {
+        bs_buf_free(&w->range.start);
+        w->range.start = next;
+        return true;
+    }
+    resp_reply_array(&req->o, w->nfound);
+    for (size_t i = 0; i < w->nfound; i++)
+        resp_reply_bulk_slice(&req->o, bs_buf_slice(&w->found[i]));
+    keys_walk_free(w);
+    resp_req_finish(req);
+    return false;
+}
+
+static void keys_done(void *arg, client_result *res);
+
+/* Issues scans until the walk ends or a callback is left pending. The handshake: the
+ * callback stores the page and flips state to WALK_RESULT; whoever sees the other side's
+ * mark processes it -- this loop when the callback came before client_scan returned
+ * (state was WALK_CALLING), the callback's thread otherwise. */
+static void walk_step(keys_walk *w)
+{
+    for (;;) {
+        atomic_store(&w->state, WALK_CALLING);
+        client_scan_req s = scan_req(w->req->db, &w->range, KEYS_PAGE);
+        client_scan(w->req->client, &s, keys_done, w);
+        if (atomic_exchange(&w->state, WALK_IDLE) != WALK_RESULT)
+            return; /* the callback will process the page */
+        if (!keys_process(w))
+            return;
+    }
+}
+
+static void keys_done(void *arg, client_result *res)
+{
+    keys_walk *w = arg;
+    txn_pairs_free(&w->page.pairs);
+    w->page.code = res->code;
+    w->page.kind = res->kind;
+    memcpy(w->page.msg, res->msg, sizeof(w->page.msg));
+    w->page.pairs = res->pairs; /* moved out: the client lets callbacks take buffers */
+    txn_pairs_init(&res->pairs);
+    if (atomic_exchange(&w->state, WALK_RESULT) == WALK_CALLING)
+        return; /* walk_step is still inside client_scan and will process it */
+    if (keys_process(w))
+        walk_step(w);
+}
+
+void resp_cmd_keys(resp_req *req)
+{
+    keys_walk *w = bs_calloc(1, sizeof(*w));
+    w->req = req;
+    w->pattern = resp_req_arg(req, 1);
+    w->all = w->pattern.len == 1 && w->pattern.ptr[0] == '*';
+    txn_pairs_init(&w->page.pairs);
+    if (!narrow_to_pattern(&w->range, w->pattern, !w->all)) {
+        keys_walk_free(w);
+        resp_reply_array(&req->o, 0);
+        resp_req_finish(req);
+        return;
+    }
+    walk_step(w);
+}
+
+/* ---- RANDOMKEY ------------------------------------------------------------------------ */
+
+/* Redis picks a random bucket; Basalt has no buckets, and counting the keys to pick the
+ * n-th would read them all. Instead: read the first RANDOMKEY_PAGE keys; when that is all
+ * there is, pick one of them uniformly. Otherwise read the last key, draw a random key
+ * between the first and the last (a random byte where they first differ, then random
+ * bytes), and pick at random among the RANDOMKEY_PAGE keys from there. Every key can come
+ * up, though not with equal odds in a large database: keys after a sparse part of the key
+ * space are likelier. */
+
+static _Atomic uint64_t rand_counter;
+
+/* splitmix64 over a shared counter mixed with the clock: cheap, thread-safe, and good
+ * enough to pick keys (nothing here needs unpredictability). */
+static uint64_t rand_next(void)
+{
+    uint64_t x =
+        atomic_fetch_add(&rand_counter, 0x9E3779B97F4A7C15ull) ^ (uint64_t)bs_clock_mono_ns();
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+typedef struct rk_ctx {
+    resp_req *req;
+    int step; /* 0: reading the first page, 1: the last key, 2: the page at the pivot */
+    bs_buf first, last;
+    key_range range;
+} rk_ctx;
+
+static void rk_finish(rk_ctx *c, bs_slice key, bool found)
+{
+    resp_req *req = c->req;
+    if (found)
+        resp_reply_bulk_slice(&req->o, key);
+    else
+        resp_reply_null_bulk(&req->o);
+    bs_buf_free(&c->first);
+    bs_buf_free(&c->last);
+    key_range_free(&c->range);
+    bs_free(c);
+    resp_req_finish(req);
+}
+
+static void rk_done(void *arg, client_result *res);
+
+static void rk_scan(rk_ctx *c, bool reverse, uint32_t limit)
+{
+    client_scan_req s = scan_req(c->req->db, &c->range, limit);
+    s.reverse = reverse;
+    client_scan(c->req->client, &s, rk_done, c);
+}
+
+static void rk_done(void *arg, client_result *res)
+{
+    rk_ctx *c = arg;
+    if (res->code != BS_OK) {
+        resp_req *req = c->req;
+        bs_buf_free(&c->first);
+        bs_buf_free(&c->last);
+        key_range_free(&c->range);
+        bs_free(c);
+        resp_reply_client_error(req, res);
+        return;
+    }
+    txn_pairs *p = &res->pairs;
+    if (c->step == 0) {
+        if (p->n < RANDOMKEY_PAGE) { /* the whole database is in hand */
+            if (p->n == 0)
+                rk_finish(c, BS_SLICE_NULL, false);
+            else
+                rk_finish(c, bs_buf_slice(&p->v[rand_next() % p->n].key), true);
+            return;
+        }
+        bs_buf_set(&c->first, p->v[0].key.ptr, p->v[0].key.len);
+        c->step = 1;
+        rk_scan(c, true, 1); /* empty start in reverse: from the end of the keyspace */
+        return;
+    }
+    if (c->step == 1) {
+        if (p->n == 0) { /* every key went away meanwhile */
+            rk_finish(c, BS_SLICE_NULL, false);
+            return;
+        }
+        bs_buf_set(&c->last, p->v[0].key.ptr, p->v[0].key.len);
+        bs_slice f = bs_buf_slice(&c->first), l = bs_buf_slice(&c->last);
+        if (bs_slice_cmp(f, l) >= 0) {
+            rk_finish(c, l, true);
+            return;
+        }
+        size_t cp = 0;
+        while (cp < f.len && cp < l.len && f.ptr[cp] == l.ptr[cp])
+            cp++;
+        /* f < l, so l is longer than the common prefix and f[cp] < l[cp] if f has one. */
+        unsigned lo = cp < f.len ? f.ptr[cp] : 0, hi = l.ptr[cp];
+        bs_buf_set(&c->range.start, l.ptr, cp);
+        bs_buf_append_byte(&c->range.start, (uint8_t)(lo + rand_next() % (hi - lo + 1)));
+        uint64_t r = rand_next();
+        for (int i = 0; i < 8; i++)
+            bs_buf_append_byte(&c->range.start, (uint8_t)(r >> (8 * i)));
+        c->step = 2;
+        rk_scan(c, false, RANDOMKEY_PAGE);
+        return;
+    }
+    if (p->n == 0) /* the pivot fell after the last key */
+        rk_finish(c, bs_buf_slice(&c->last), true);
+    else
+        rk_finish(c, bs_buf_slice(&p->v[rand_next() % p->n].key), true);
+}
+
+void resp_cmd_randomkey(resp_req *req)
+{
+    rk_ctx *c = bs_calloc(1, sizeof(*c));
+    c->req = req;
+    rk_scan(c, false, RANDOMKEY_PAGE);
+}
