@@ -7,11 +7,11 @@
  *      flag is checked exactly as the same key in the file would be), then cross-checks;
  *   3. logging (level, file, redaction) from the effective configuration;
  *   4. address checks: every address must parse; [pd] endpoints must be empty (joining a PD
- *      cluster comes with cluster mode); the TiKV gRPC port and the embedded PD's port are
- *      validated and reported as not served yet -- they are NOT bound, so nothing listens
- *      there that cannot answer;
+ *      cluster comes with cluster mode);
  *   5. the node (srv_node: engine, PD, store, txn), then the cluster client over it, the
- *      RESP server, and the status HTTP server (GET /metrics, GET /status);
+ *      RESP server, the embedded PD's gRPC port (pdpb.PD on its own loop, since its
+ *      handlers persist PD state synchronously), the TiKV gRPC port (tikvpb.Tikv) and the
+ *      status HTTP server (GET /metrics, GET /status);
  *   6. one line per listening address on stdout and in the log, with the real port when
  *      port 0 asked for a free one ("RESP listening on 127.0.0.1:6379").
  * SIGINT and SIGTERM are blocked in every thread and taken by the main thread with
@@ -33,6 +33,7 @@
 #include "net/net.h"
 #include "resp/resp.h"
 #include "server/srv.h"
+#include "server/srv_grpc.h"
 
 #define PROG "basalt-server"
 /* How long startup waits for the store's Regions to elect leaders and for the first TSO
@@ -59,7 +60,13 @@ typedef struct server {
     resp_server *resp;
     net_loop *status_loop;
     net_http_server *status;
+    net_loop *pd_loop, *grpc_loop;
+    net_server *pd_server, *grpc_server;
+    srv_grpc_pd *pd_svc;
+    srv_grpc_tikv *tikv_svc;
     char redis_bound[SRV_HOST_MAX + 8];
+    char grpc_bound[SRV_HOST_MAX + 8];
+    char pd_bound[SRV_HOST_MAX + 8];
     char status_bound[SRV_HOST_MAX + 8];
     srv_addrs addrs; /* points into the fields above and cfg */
 } server;
@@ -75,13 +82,13 @@ static void usage(FILE *out)
             "Flags (each overrides the same setting of the --config file):\n"
             "  -C, --config FILE        TOML configuration (conf/basalt.toml lists every key)\n"
             "  -s, --data-dir DIR       [storage] data-dir: RocksDB under DIR/db, PD under DIR/pd\n"
-            "  -A, --addr HOST:PORT     [server] addr: TiKV gRPC address (not served yet)\n"
+            "  -A, --addr HOST:PORT     [server] addr: TiKV gRPC address (tikvpb.Tikv)\n"
             "                           default 127.0.0.1:20160\n"
             "      --redis-addr H:P     [redis] addr: RESP front end, default 127.0.0.1:6379\n"
             "      --status-addr H:P    [server] status-addr: GET /metrics and /status,\n"
             "                           default 127.0.0.1:20180; \"\" disables it\n"
             "      --pd H:P[,H:P...]    [pd] endpoints: join a PD cluster (not supported yet)\n"
-            "      --pd-addr H:P        [pd-server] addr: embedded PD (not served yet),\n"
+            "      --pd-addr H:P        [pd-server] addr: embedded PD (pdpb.PD),\n"
             "                           default 127.0.0.1:2379\n"
             "      --log-file FILE      [log.file] filename; default stderr\n"
             "  -L, --log-level LEVEL    [log] level: trace, debug, info, warn, error, fatal\n"
@@ -288,7 +295,68 @@ static int start_status(server *s)
     return 0;
 }
 
+/* ---- gRPC ports ---------------------------------------------------------------------------- */
+
+/* A gRPC server on its own loop thread at addr; *bound gets the address actually bound. */
+static int grpc_listen(server *s, const char *what, const char *addr, net_loop **loop,
+                       net_server **srv)
+{
+    char host[SRV_HOST_MAX];
+    uint16_t port;
+    bs_err err;
+    if (srv_addr_parse(addr, host, &port, &err) != BS_OK)
+        return fail("%s: %s", what, err.msg);
+    *loop = net_loop_new(what, &err);
+    if (!*loop || net_loop_start(*loop, &err) != BS_OK)
+        return fail("%s: %s", what, err.msg);
+    net_server_options o;
+    memset(&o, 0, sizeof(o));
+    o.host = host[0] ? host : NULL;
+    o.port = port;
+    o.tls.ca_path = s->cfg.security.ca_path[0] ? s->cfg.security.ca_path : NULL;
+    o.tls.cert_path = s->cfg.security.cert_path[0] ? s->cfg.security.cert_path : NULL;
+    o.tls.key_path = s->cfg.security.key_path[0] ? s->cfg.security.key_path : NULL;
+    *srv = net_server_new(*loop, &o, &err);
+    if (!*srv)
+        return fail("%s: %s", what, err.msg);
+    return 0;
+}
+
+static int start_grpc(server *s)
+{
+    bs_err err;
+    const bs_config *cfg = &s->cfg;
+
+    /* Embedded PD: only in standalone mode, which is the only mode for now. */
+    if (grpc_listen(s, "pd-grpc", cfg->pd_server.addr, &s->pd_loop, &s->pd_server) != 0)
+        return 1;
+    if (srv_grpc_pd_register(s->pd_server, srv_node_pd(s->node), NULL, &s->pd_svc, &err) !=
+            BS_OK ||
+        net_server_start(s->pd_server, &err) != BS_OK)
+        return fail("embedded PD on %s: %s", cfg->pd_server.addr, err.msg);
+    format_bound(s->pd_bound, sizeof s->pd_bound, cfg->pd_server.addr,
+                 net_server_port(s->pd_server));
+
+    if (grpc_listen(s, "tikv-grpc", cfg->server.addr, &s->grpc_loop, &s->grpc_server) != 0)
+        return 1;
+    if (srv_grpc_tikv_register(s->grpc_server, srv_node_store(s->node), srv_node_txn(s->node),
+                               NULL, &s->tikv_svc, &err) != BS_OK ||
+        net_server_start(s->grpc_server, &err) != BS_OK)
+        return fail("gRPC on %s: %s", cfg->server.addr, err.msg);
+    format_bound(s->grpc_bound, sizeof s->grpc_bound, cfg->server.addr,
+                 net_server_port(s->grpc_server));
+    s->addrs.grpc = s->grpc_bound;
+    s->addrs.pd = s->pd_bound;
+    return 0;
+}
+
 /* ---- start / stop -------------------------------------------------------------------------- */
+
+static void stop_loop(net_loop *loop)
+{
+    if (loop)
+        net_loop_stop(loop);
+}
 
 static void server_stop(server *s)
 {
@@ -304,8 +372,21 @@ static void server_stop(server *s)
     s->resp = NULL;
     client_free(s->client);
     s->client = NULL;
+    /* srv_grpc.h's order: servers, their loops, the store, the services, the loops. */
+    net_server_free(s->grpc_server);
+    net_server_free(s->pd_server);
+    s->grpc_server = s->pd_server = NULL;
+    stop_loop(s->grpc_loop);
+    stop_loop(s->pd_loop);
     srv_node_close(s->node);
     s->node = NULL;
+    srv_grpc_tikv_free(s->tikv_svc);
+    srv_grpc_pd_free(s->pd_svc);
+    s->tikv_svc = NULL;
+    s->pd_svc = NULL;
+    net_loop_free(s->grpc_loop);
+    net_loop_free(s->pd_loop);
+    s->grpc_loop = s->pd_loop = NULL;
 }
 
 static int server_start(server *s)
@@ -340,22 +421,16 @@ static int server_start(server *s)
     format_bound(s->redis_bound, sizeof s->redis_bound, cfg->redis.addr,
                  resp_server_port(s->resp));
     s->addrs.redis = s->redis_bound;
-    s->addrs.grpc = cfg->server.addr;
-    s->addrs.pd = cfg->pd_server.addr;
-
+    if (start_grpc(s) != 0)
+        return 1;
     if (start_status(s) != 0)
         return 1;
 
     announce("RESP", s->redis_bound);
+    announce("gRPC", s->grpc_bound);
+    announce("PD", s->pd_bound);
     if (s->status)
         announce("status", s->status_bound);
-    /* Validated, reported, and deliberately not bound: a port that accepts connections it
-     * cannot answer would look like a hung server to a TiKV client. */
-    printf("gRPC (tikvpb.Tikv) on %s: not served yet\n", cfg->server.addr);
-    printf("embedded PD (pdpb.PD) on %s: not served yet\n", cfg->pd_server.addr);
-    fflush(stdout);
-    BS_LOG_INFO("gRPC services are not served yet", "grpc_addr=%s pd_addr=%s",
-                cfg->server.addr, cfg->pd_server.addr);
     BS_LOG_INFO("basalt-server started", "version=%s data_dir=%s", SRV_VERSION,
                 srv_node_data_dir(s->node));
     return 0;

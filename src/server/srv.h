@@ -140,8 +140,8 @@ void srv_node_trigger_gc(srv_node *n);
 typedef struct srv_addrs {
     const char *redis;  /* RESP, the bound address */
     const char *status; /* status HTTP, the bound address */
-    const char *grpc;   /* [server] addr: configured, not served yet */
-    const char *pd;     /* [pd-server] addr: configured, not served yet */
+    const char *grpc;   /* TiKV gRPC, the bound address */
+    const char *pd;     /* embedded PD, the bound address */
 } srv_addrs;
 
 /* Refreshes the node's gauges (Regions, leaders, RocksDB sizes per CF, raftstore stats,
