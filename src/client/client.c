@@ -8,6 +8,7 @@
 
 #include "client/client_int.h"
 #include "common/assert.h"
+#include "common/log.h"
 
 void client_options_init(client_options *o)
 {
@@ -45,6 +46,13 @@ void client_free(client *c)
 {
     if (!c)
         return;
+    /* First: its background commits are client requests the worker must still serve. */
+    pthread_mutex_lock(&c->mu);
+    client_txns *t = c->txns;
+    c->txns = NULL;
+    c->txns_closed = true; /* a late client_txns_of must not start another */
+    pthread_mutex_unlock(&c->mu);
+    client_txns_free(t);
     client_worker_stop(c); /* returns once nothing is in flight and the thread is gone */
     BS_ASSERT(c->in_flight == 0 && c->heap_n == 0);
     bs_free(c->heap);
@@ -53,6 +61,45 @@ void client_free(client *c)
     pthread_mutex_destroy(&c->mu);
     client_cache_deinit(&c->cache);
     bs_free(c);
+}
+
+/* Created at the first use, so a client that never runs a transaction starts no TSO
+ * thread (and tests with a fake store never reach it). */
+client_txns *client_txns_of(client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (!c->txns && !c->txns_closed) {
+        bs_err err;
+        bs_err_clear(&err);
+        if (client_txns_new(c, NULL, &c->txns, &err) != BS_OK)
+            BS_LOG_ERROR("cannot start the transaction layer", "err=\"%s\"", err.msg);
+    }
+    client_txns *t = c->txns;
+    pthread_mutex_unlock(&c->mu);
+    return t;
+}
+
+bool client_keys_one_region(client *c, uint32_t keyspace, const bs_slice *keys, size_t n)
+{
+    bs_buf key = BS_BUF_INIT, rk = BS_BUF_INIT;
+    cluster_region first, r;
+    bool one = keyspace <= CLIENT_KEYSPACE_MAX;
+    pd_region_init(&first);
+    pd_region_init(&r);
+    for (size_t i = 0; i < n && one; i++) {
+        client_raw_key(&key, keyspace, keys[i]);
+        bs_buf_reset(&rk);
+        kv_region_key_append(&rk, bs_buf_slice(&key));
+        if (!client_cache_find(&c->cache, bs_buf_slice(&rk), false, i == 0 ? &first : &r))
+            one = false;
+        else if (i > 0 && (r.id != first.id || r.epoch.version != first.epoch.version))
+            one = false;
+    }
+    pd_region_deinit(&first);
+    pd_region_deinit(&r);
+    bs_buf_free(&key);
+    bs_buf_free(&rk);
+    return one;
 }
 
 void client_store_info_get(client *c, client_store_info *out)

@@ -63,10 +63,13 @@ typedef struct client_options {
 /* Fills the defaults (pointers NULL). */
 void client_options_init(client_options *o);
 
-/* Creates a client (starts its retry thread). opts is copied. BS_OK and *out (caller owns;
- * client_free), or BS_EINVAL. */
+/* Creates a client (starts its retry thread; its transaction layer starts with the first
+ * client_txns_of). opts is copied. BS_OK and *out (caller owns; client_free), or
+ * BS_EINVAL. */
 int client_new(const client_options *opts, client **out, bs_err *err);
-/* Fails requests still backing off (BS_EPROPOSAL_DROPPED, "client closed"), waits for every
+/* Frees the transaction layer it owns (waiting for its background commits; every
+ * client_txn of it must have been freed), fails requests still backing off
+ * (BS_EPROPOSAL_DROPPED, "client closed"), waits for every
  * callback in flight to return, stops the retry thread and frees. c may be NULL. Must not be
  * called from a client callback. The store, txn store and PD must still be open: requests
  * inside the store call back from it. Calls made meanwhile (from callbacks) fail with
@@ -86,6 +89,8 @@ typedef struct client_result {
 
     bs_buf value;      /* get: the value */
     uint64_t ttl_ms;   /* get_ttl: remaining milliseconds, 0 = no TTL */
+    uint64_t expire_ms; /* client_txn_get of a live key: its absolute expiry (Unix ms of
+                         * common/clock.h's wall clock), 0 = no TTL */
     txn_pairs pairs;   /* batch_get, scan: USER keys (prefix stripped) and values */
     uint64_t count;    /* count: live keys; multi DEL/EXISTS-style ops: keys affected */
     txn_rmw_result rmw; /* rmw: what the read-modify-write did */
@@ -108,9 +113,15 @@ void client_get_ttl(client *c, uint32_t keyspace, bs_slice key, client_done_fn d
 
 /* MGET: the live keys among keys[0..n) in res->pairs, in request order (missing keys
  * omitted; a key asked twice appears twice). Keys may span Regions (not atomic across
- * Regions: each Region is read at its own point in time). */
+ * Regions: each Region is read at its own point in time; a transaction's
+ * client_txn_batch_get is). */
 void client_batch_get(client *c, uint32_t keyspace, const bs_slice *keys, size_t n,
                       client_done_fn done, void *arg);
+
+/* Whether the region cache puts every key of keys[0..n) in one Region (false when a key's
+ * Region is not cached). A hint for choosing between the one-Region fast paths (client_multi,
+ * client_batch_get) and a transaction: the cache may be stale. Synchronous; any thread. */
+bool client_keys_one_region(client *c, uint32_t keyspace, const bs_slice *keys, size_t n);
 
 typedef struct client_scan_req {
     uint32_t keyspace;
@@ -208,5 +219,198 @@ typedef struct client_store_info {
 /* Synchronous snapshot of the local store's figures (INFO's basalt section). */
 void client_store_info_get(client *c, client_store_info *out);
 
+
+/* ======================================================================================
+ * Transactions: Percolator over RawKV keys (MULTI/EXEC/WATCH; multi-key atomic commands)
+ *   txn_client.c txn_tso.c txn_call.c txn_lock_resolver.c txn_buffer.c txn_snapshot.c
+ *   txn_committer.c
+ * ==================================================================================== */
+
+/* The coordinator half of DESIGN.md "Data model" (the store half is txn.h's last section).
+ * A transaction reads the snapshot at start_ts (a TSO timestamp) overlaid with its own
+ * buffered writes, and commits as client-go's twoPhaseCommitter does: prewrite every key
+ * (one request per Region part, all parts at once; one-phase commit when the whole txn
+ * lies in one Region), take commit_ts from TSO, commit the primary key (the txn is
+ * committed from that moment), reply, then commit the other keys in the background.
+ * Committed versions are ordinary RawKV versions: client_get sees them.
+ *
+ * Objects:
+ *   client_txns  one per client: the TSO client (concurrent timestamp requests share one
+ *                pd_tso_alloc, made on the TSO thread because it may write PD's meta
+ *                store), the registry of running txns (their oldest start_ts is
+ *                registered with PD as a service GC safe point, so GC never removes a
+ *                version a running txn may read), the lock resolver, counters.
+ *   client_txn   one transaction: start_ts, write buffer, read and watch sets, and the
+ *                locks its snapshot may skip (pushed by the lock resolver).
+ *
+ * Reads meet other txns' locks. The lock resolver asks the lock's primary
+ * (CheckTxnStatus with a fresh TSO ts): committed -> commit the lock; rolled back or its
+ * TTL expired -> roll it back; alive -> a reader pushes the txn's min_commit_ts above its
+ * start_ts and reads past the lock, a writer backs off until the owner finishes or its
+ * TTL runs out. Then the request runs again. Region errors, busy stores and lock waits
+ * are retried with the client's backoff and budget (client.h's top comment).
+ *
+ * Isolation: snapshot isolation. With client_txn_options.serializable every key the txn
+ * read from the store joins the prewrite as a Lock mutation when the txn writes anything,
+ * so a txn that wrote one of those keys after start_ts makes the commit fail with a write
+ * conflict: no write skew, as Redis's serial EXEC. Phantoms (a key inserted into a range
+ * the txn scanned) are not detected. A txn that writes nothing prewrites none of its read
+ * keys: a snapshot is consistent by itself.
+ *
+ * WATCH: client_watch_get() reads a key's newest version at a fresh TSO ts;
+ * client_txn_watch() makes the commit assert that nothing newer was written and that a
+ * key live then has not expired since (TXN_OP_CHECK_NOT_MODIFIED, or the watch flag on the
+ * key's own mutation). A failed assertion is CLIENT_TXN_ERR_WATCH: EXEC replies nil.
+ *
+ * Callbacks run exactly once, on the caller's thread (before the call returns), the TSO
+ * thread, the store's raftstore thread or the client's worker thread; they must not
+ * block. Results and messages passed to them are borrowed for the call.
+ *
+ * Thread affinity: client_txns functions may be called from any thread. A client_txn is
+ * used by one caller at a time with at most one call in flight (the next call may be made
+ * from the previous one's callback). */
+
+typedef struct client_txns client_txns;
+typedef struct client_txn client_txn;
+
+typedef struct client_txns_options {
+    uint64_t lock_ttl_ms;  /* TTL written into every lock (TiKV's default 3000) */
+    bool one_pc;           /* commit in one phase when all keys share a Region (default true) */
+    uint32_t gc_update_ms; /* period of the GC safe point registration (default 10000) */
+    int64_t gc_ttl_s;      /* TTL of that registration (default 600): a crashed client
+                            * stops holding GC back after it */
+    char gc_service_id[64]; /* PD service id; "" = "basalt-client-<store id>" */
+} client_txns_options;
+
+/* Fills the defaults. */
+void client_txns_options_init(client_txns_options *o);
+
+/* The transaction layer c owns, with the default options: created at the first call
+ * (starting its TSO thread), freed by client_free. Borrowed, valid as long as c. NULL when
+ * it cannot start (logged) or c is closing. What front ends use; tests may still create
+ * their own with client_txns_new. Any thread. */
+client_txns *client_txns_of(client *c);
+
+/* Creates the transaction layer of c (starts the TSO thread). c is borrowed and must
+ * outlive it; opts (may be NULL: defaults) is copied. BS_OK and *out (caller owns;
+ * client_txns_free), BS_EINVAL, or BS_EINTERNAL when the thread cannot start. */
+int client_txns_new(client *c, const client_txns_options *opts, client_txns **out,
+                    bs_err *err);
+/* Waits until every call in flight and every background commit has called back or
+ * finished, withdraws the GC registration, stops the TSO thread and frees. t may be NULL.
+ * Every client_txn must have been freed. Call before client_free(t's client); never from
+ * a callback. */
+void client_txns_free(client_txns *t);
+
+/* ---- timestamps ------------------------------------------------------------------------- */
+
+/* Called once with BS_OK and a TSO timestamp (strictly above every one issued before), or
+ * PD's error, or BS_EPROPOSAL_DROPPED when t is closing (ts 0). */
+typedef void (*client_tso_fn)(void *arg, int code, uint64_t ts);
+/* Asks for one timestamp. Requests waiting together share one PD call; they are answered
+ * in the order they were made, on the TSO thread. */
+void client_tso_get(client_txns *t, client_tso_fn done, void *arg);
+
+/* ---- a transaction ---------------------------------------------------------------------- */
+
+typedef struct client_txn_options {
+    bool serializable; /* read keys join the prewrite as Lock mutations (see above) */
+} client_txn_options;
+
+/* Called once: BS_OK with txn (caller owns; client_txn_free), or an error with txn NULL
+ * and msg saying why (TSO failure, "client closed"). */
+typedef void (*client_txn_begin_fn)(void *arg, int code, client_txn *txn, const char *msg);
+/* Starts a txn at a fresh start_ts. opts may be NULL (defaults). */
+void client_txn_begin(client_txns *t, const client_txn_options *opts, client_txn_begin_fn done,
+                      void *arg);
+uint64_t client_txn_start_ts(const client_txn *txn);
+/* Frees txn. Allowed before commit (nothing was written: the buffer is dropped) and after
+ * the commit's callback (secondaries may still be committed in the background; they do
+ * not need the handle). Not while a call on txn is in flight. txn may be NULL. */
+void client_txn_free(client_txn *txn);
+
+/* Reads at start_ts, overlaid with the txn's buffered writes. Results as client_get /
+ * client_batch_get / client_scan (user keys; BS_NOTFOUND for a missing key of a get; a
+ * get also reports the value's expiry in res->expire_ms); req->keyspace / keyspace name
+ * the keyspace, so one txn may span RESP databases.
+ * Failures: BS_ESTATE (the txn is committing or done), the client's errors. */
+void client_txn_get(client_txn *txn, uint32_t keyspace, bs_slice key, client_done_fn done,
+                    void *arg);
+void client_txn_batch_get(client_txn *txn, uint32_t keyspace, const bs_slice *keys, size_t n,
+                          client_done_fn done, void *arg);
+void client_txn_scan(client_txn *txn, const client_scan_req *req, client_done_fn done,
+                     void *arg);
+
+/* Buffered writes (synchronous; nothing reaches the store before commit). A later write of
+ * a key replaces an earlier one. expire_ms: absolute Unix ms of common/clock.h's wall
+ * clock (now + TTL), 0 = none. BS_OK, BS_EINVAL (keyspace out of range), BS_ESTATE (the txn
+ * is committing or done). */
+int client_txn_put(client_txn *txn, uint32_t keyspace, bs_slice key, bs_slice value,
+                   uint64_t expire_ms, bs_err *err);
+int client_txn_delete(client_txn *txn, uint32_t keyspace, bs_slice key, bs_err *err);
+/* Makes key join the prewrite as a Lock mutation if the txn writes anything, as a read in
+ * serializable mode does. Same returns. */
+int client_txn_lock_key(client_txn *txn, uint32_t keyspace, bs_slice key, bs_err *err);
+
+/* What WATCH saw of a key. */
+typedef struct client_watch {
+    uint64_t ts; /* commit ts of the key's newest version (deleted or expired ones
+                  * included); 0 = the key never had one */
+    bool live;   /* the key had a live value */
+} client_watch;
+
+/* Called once: BS_OK with *w, or the read's error (msg). */
+typedef void (*client_watch_fn)(void *arg, int code, const client_watch *w, const char *msg);
+/* WATCH: reads key's newest version at a fresh TSO ts (resolving locks as a read does). */
+void client_watch_get(client_txns *t, uint32_t keyspace, bs_slice key, client_watch_fn done,
+                      void *arg);
+/* Adds a watch assertion: the commit fails with CLIENT_TXN_ERR_WATCH if key has a version
+ * newer than w->ts, or w->live and the key is no longer live. Same returns as put. */
+int client_txn_watch(client_txn *txn, uint32_t keyspace, bs_slice key, const client_watch *w,
+                     bs_err *err);
+
+/* ---- commit --------------------------------------------------------------------------- */
+
+typedef enum client_txn_error {
+    CLIENT_TXN_OK = 0,
+    CLIENT_TXN_ERR_CONFLICT, /* a write conflict, or the txn was rolled back by another's
+                              * lock resolution: nothing was committed; run the txn again
+                              * with a fresh start_ts (Redis never fails EXEC for this) */
+    CLIENT_TXN_ERR_WATCH,    /* a watched key changed: nothing was committed (EXEC: nil) */
+    CLIENT_TXN_ERR_UNKNOWN,  /* the outcome is unknown (a one-phase commit or the primary's
+                              * commit was dropped and could not be confirmed): do not
+                              * re-run blindly */
+    CLIENT_TXN_ERR_FAILED,   /* any other failure: nothing was committed (code, msg) */
+} client_txn_error;
+
+typedef struct client_txn_result {
+    int code;                /* BS_OK iff error == CLIENT_TXN_OK */
+    client_txn_error error;
+    uint64_t commit_ts;      /* committed: its ts; 0 when nothing had to be written */
+    bool one_pc;             /* committed in one phase */
+    char msg[BS_ERR_MSG_MAX]; /* "" when ok */
+} client_txn_result;
+
+typedef void (*client_txn_commit_fn)(void *arg, const client_txn_result *res);
+/* Commits txn's buffered writes (with its Lock mutations and watch assertions). On
+ * failure every lock the txn left is rolled back before done is called (except with
+ * CLIENT_TXN_ERR_UNKNOWN). After this call txn accepts only client_txn_free, and that
+ * only once done has been called. */
+void client_txn_commit(client_txn *txn, client_txn_commit_fn done, void *arg);
+
+/* ---- observability ------------------------------------------------------------------------ */
+
+typedef struct client_txns_stats {
+    uint64_t tso_requests, tso_batches;  /* timestamps handed out; PD calls made for them */
+    uint64_t begun, committed, one_pc;   /* txns started, committed (one_pc of them) */
+    uint64_t conflicts, watch_failures, failures; /* commits failed, by kind */
+    uint64_t locks_resolved;             /* locks committed or rolled back by the resolver */
+    uint64_t commit_ts_renewed;          /* fresh commit_ts after CommitTsExpired (a reader
+                                          * pushed the primary past the first one) */
+    uint64_t gc_safe_point;              /* the last safe point registered with PD (0: none) */
+    size_t running;                      /* txns begun and not freed */
+} client_txns_stats;
+
+void client_txns_stats_get(client_txns *t, client_txns_stats *out);
 
 #endif

@@ -74,6 +74,7 @@ typedef enum creq_kind {
     CREQ_CAS,
     CREQ_MULTI,
     CREQ_DELETE_ALL,
+    CREQ_TXN, /* a transaction's request (txn_*.c); nothing dispatches on it */
 } creq_kind;
 
 /* What an attempt did. */
@@ -239,6 +240,9 @@ struct client {
     bool stop;            /* the worker thread must exit */
     bool thread_started;
     pthread_t thread;
+    client_txns *txns;    /* owned, guarded by mu: the transaction layer (client_txns_of),
+                           * NULL until its first use */
+    bool txns_closed;     /* guarded by mu: client_free took txns; none is created again */
     _Atomic uint64_t requests, retries, region_errors, read_indexes;
 };
 
@@ -246,5 +250,222 @@ struct client {
 /* ======================================================================================
  * Transactions (txn_*.c): the Percolator coordinator of client.h's last section
  * ==================================================================================== */
+
+/* Files: txn_client.c (client_txns: new/free, holds, the registry of running txns and the
+ * GC safe point derived from it, counters), txn_tso.c (the TSO thread: batched
+ * timestamps and the periodic GC registration, the two things that call PD and may wait
+ * on its meta store), txn_call.c (a Percolator command to the Region(s) of its keys:
+ * split along Region bounds, sent part by part, retried on region errors, locks met by a
+ * prewrite resolved), txn_lock_resolver.c, txn_buffer.c (the client_txn handle: buffer,
+ * read and watch sets), txn_snapshot.c (reads at start_ts and WATCH reads),
+ * txn_committer.c (prewrite, commit of the primary, secondaries, rollback).
+ *
+ * Lifetime: every operation a caller starts (begin, a read, a commit with its background
+ * secondaries, a timestamp) holds its client_txns (client_txns_hold) from its start until
+ * after its last callback, so client_txns_free can wait for them; the commands and lock
+ * resolutions it runs meanwhile live under that hold. Each creq is also counted by the
+ * client as usual. */
+
+/* Keys per Percolator request: one Raft entry stays small (client-go bounds its batches
+ * by size for the same reason). */
+#define CLIENT_TXN_BATCH_KEYS 256u
+/* A commit whose commit_ts keeps being overtaken by pushed min_commit_ts gives up after
+ * this many fresh timestamps (and rolls back). */
+#define CLIENT_TXN_COMMIT_ROUNDS 8
+
+typedef struct client_tso_waiter {
+    client_tso_fn done;
+    void *arg;
+    struct client_tso_waiter *next;
+} client_tso_waiter;
+
+typedef enum client_txn_entry_write {
+    CLIENT_TXN_W_NONE = 0, /* not written (read, locked or watched only) */
+    CLIENT_TXN_W_PUT,
+    CLIENT_TXN_W_DEL,
+} client_txn_entry_write;
+
+/* One key the txn touched. */
+typedef struct client_txn_entry {
+    bs_buf key;               /* API v2 key */
+    client_txn_entry_write w;
+    bs_buf value;             /* PUT */
+    uint64_t expire_ms;       /* PUT: absolute ms, 0 = none */
+    bool read;                /* read from the store (serializable) or locked: a Lock
+                               * mutation if the key is not written but others are */
+    bool watch;
+    uint64_t watch_ts;
+    bool watch_live;
+} client_txn_entry;
+
+typedef enum client_txn_state {
+    CLIENT_TXN_ACTIVE,     /* reads and buffered writes */
+    CLIENT_TXN_COMMITTING, /* client_txn_commit called, done not yet */
+    CLIENT_TXN_DONE,       /* done called: only client_txn_free */
+} client_txn_state;
+
+struct client_txn {
+    client_txns *t;
+    uint64_t start_ts;
+    client_txn_options o;
+    client_txn_entry *v;      /* Invariant: sorted by key, keys distinct */
+    size_t n, cap;
+    uint64_t *resolved;       /* lock start_ts this snapshot may read past (pushed) */
+    size_t n_resolved, cap_resolved;
+    client_txn_state state;
+    atomic_bool in_call;      /* a call is in flight (one at a time; asserted) */
+    client_txn *prev, *next;  /* t->live */
+};
+
+struct client_txns {
+    client *c;                /* borrowed */
+    client_txns_options o;
+    pthread_mutex_t mu;       /* guards everything below except the counters */
+    pthread_cond_t cv;        /* wakes the TSO thread (CLOCK_MONOTONIC) */
+    pthread_cond_t changed;   /* busy dropped to 0, a GC round finished */
+    client_tso_waiter *head, *tail; /* TSO requests, FIFO */
+    size_t n_waiting;
+    bool paused;              /* tests: the TSO thread leaves the queue alone */
+    bool stop, thread_started;
+    pthread_t thread;
+    uint64_t last_ts;         /* newest ts handed out; Invariant: only grows */
+    size_t busy;              /* holds (operations in flight) */
+    bool closing;             /* client_txns_free started: no new operation */
+    client_txn *live;         /* running txns: begun, not freed */
+    size_t n_live;
+    int64_t next_gc_ms;       /* monotonic time of the next GC registration */
+    bool gc_asked;            /* tests: register now */
+    uint64_t gc_rounds;       /* registrations done (or failed) so far */
+    _Atomic uint64_t tso_requests, tso_batches, begun, committed, one_pc, conflicts,
+        watch_failures, failures, locks_resolved, commit_ts_renewed, gc_safe_point;
+};
+
+/* ---- holds and the registry (txn_client.c) ----------------------------------------------- */
+
+/* Takes a hold on t for one operation a caller starts; false (nothing taken) when t is
+ * closing. */
+bool client_txns_hold(client_txns *t);
+/* Releases a hold (after the operation's last callback returned). Any thread. */
+void client_txns_release(client_txns *t);
+/* Adds txn to / removes it from the running set (GC safe point). Any thread. */
+void client_txns_register(client_txns *t, client_txn *txn);
+void client_txns_unregister(client_txns *t, client_txn *txn);
+/* One GC registration (the TSO thread): the safe point is the oldest running start_ts, or
+ * when none runs the newest ts handed out (every later txn starts above it). */
+void client_txns_gc_update(client_txns *t);
+/* Tests: waits until no operation holds t (background commits finished). Bounded wait of
+ * timeout_ms; returns whether t became idle. */
+bool client_txns_wait_idle(client_txns *t, int64_t timeout_ms);
+/* Tests: makes the TSO thread register the GC safe point now and waits for it. */
+void client_txns_gc_now(client_txns *t);
+
+/* ---- TSO thread (txn_tso.c) ------------------------------------------------------------ */
+
+int client_tso_start(client_txns *t, bs_err *err);
+/* client_tso_get for an operation already holding t (no hold of its own). */
+void client_tso_request(client_txns *t, client_tso_fn done, void *arg);
+/* Stops and joins the thread; the queue must be empty (no hold left). */
+void client_tso_stop(client_txns *t);
+/* Tests: while paused, requests queue up without being served; resuming serves them all
+ * with one PD call. */
+void client_tso_pause(client_txns *t, bool paused);
+
+/* ---- Percolator commands by Region (txn_call.c) -------------------------------------- */
+
+typedef enum client_tcall_kind {
+    CLIENT_TCALL_PREWRITE,
+    CLIENT_TCALL_COMMIT,
+    CLIENT_TCALL_ROLLBACK,     /* KvBatchRollback */
+    CLIENT_TCALL_RESOLVE,      /* KvResolveLock of the listed keys, one txn */
+    CLIENT_TCALL_CHECK_STATUS, /* KvCheckTxnStatus of one primary key */
+} client_tcall_kind;
+
+/* One key of a command. */
+typedef struct client_tcall_key {
+    bs_buf key;         /* API v2 key (owned) */
+    bs_buf rk;          /* MCE(key): its region key (owned) */
+    bs_buf value;       /* prewrite PUT: the user value (owned) */
+    txn_mutation m;     /* prewrite: op, expire_ms, watch fields (key/value set at send) */
+} client_tcall_key;
+
+/* The parameters every part of a command shares (copied). */
+typedef struct client_tcall_params {
+    client_tcall_kind kind;
+    bs_slice primary;        /* prewrite, check status: the primary (API v2 key) */
+    uint64_t start_ts;       /* prewrite/commit/rollback/resolve: the txn; check: lock ts */
+    uint64_t commit_ts;      /* commit; resolve (0 = roll back) */
+    uint64_t lock_ttl, txn_size, min_commit_ts; /* prewrite */
+    bool try_one_pc;         /* prewrite: the keys are the whole txn */
+    uint64_t caller_start_ts, current_ts; /* check status */
+    bool rollback_if_not_exist;           /* check status */
+} client_tcall_params;
+
+/* What a command did, gathered over its parts. */
+typedef struct client_tcall_out {
+    int code;                 /* BS_OK, or the first part's failure (after retries) */
+    txn_error_kind kind;
+    char msg[BS_ERR_MSG_MAX];
+    bool unknown;             /* a one-phase prewrite was dropped after acceptance */
+    bool one_pc_tried;        /* prewrite: sent with try_one_pc (hence one part only) */
+    txn_key_error *errors;    /* key errors (never KeyIsLocked: those are resolved) */
+    size_t n_errors;
+    size_t parts;             /* parts the keys were sent in (ok or failed) */
+    uint64_t one_pc_commit_ts; /* prewrite: committed in one phase (one part only) */
+    /* check status: the response */
+    uint64_t commit_ts, lock_ttl;
+    txn_status_action action;
+    bool has_lock_info;
+} client_tcall_out;
+
+/* Called once when every part finished; out is borrowed for the call. */
+typedef void (*client_tcall_done_fn)(void *arg, const client_tcall_out *out);
+
+/* Allocates n keys (each initialised). Caller owns until passed to client_tcall_start. */
+client_tcall_key *client_tcall_keys_new(size_t n);
+/* Fills k from an API v2 key (copied). */
+void client_tcall_key_set(client_tcall_key *k, bs_slice key);
+void client_tcall_keys_free(client_tcall_key *keys, size_t n); /* keys may be NULL */
+/* Sorts keys by region key and drops repeats (the first kept); returns the new count. */
+size_t client_tcall_keys_sort(client_tcall_key *keys, size_t n);
+
+/* Runs a command over keys[0..n) (n >= 1; sorted by rk, distinct; taken: freed by the
+ * call). The keys are sent in parts, one per Region (at most CLIENT_TXN_BATCH_KEYS each),
+ * a part being split off as soon as its Region is known, so parts run concurrently. A
+ * prewrite part that meets locks resolves them (as a writer) and runs again. try_one_pc
+ * holds only while the keys fit one part. Runs under its caller's hold on t. done runs
+ * once, on any thread, maybe before this returns. */
+void client_tcall_start(client_txns *t, const client_tcall_params *p, client_tcall_key *keys,
+                        size_t n, client_tcall_done_fn done, void *arg);
+
+/* ---- the txn handle (txn_buffer.c) ----------------------------------------------------- */
+
+/* The entry of API v2 key key, or NULL. */
+client_txn_entry *client_txn_find(client_txn *txn, bs_slice key);
+/* Index of the first entry with a key >= key (txn->n when none). */
+size_t client_txn_lower_bound(const client_txn *txn, bs_slice key);
+/* Whether e's buffered write answers a read by itself (a put or a delete), with *live
+ * false for a delete or a put already expired at now_ms. */
+bool client_txn_entry_answers(const client_txn_entry *e, uint64_t now_ms, bool *live);
+/* Records that key was read from the store (only serializable txns keep it). */
+void client_txn_note_read(client_txn *txn, bs_slice key);
+/* Lets the snapshot read past the locks of txn ts (pushed above start_ts). */
+void client_txn_add_resolved(client_txn *txn, uint64_t ts);
+/* Marks a call on txn in flight: BS_OK, or BS_ESTATE with *msg when txn is not active. */
+int client_txn_call_begin(client_txn *txn, const char **msg);
+void client_txn_call_end(client_txn *txn);
+
+/* ---- the lock resolver (txn_lock_resolver.c) ------------------------------------------- */
+
+/* Called once: code != BS_OK (msg) when a lock could not be resolved; otherwise wait says
+ * a lock's owner is alive (back off, then retry) and pushed[0..n_pushed) are txns pushed
+ * above the caller's start_ts (a reader may skip their locks). Borrowed for the call. */
+typedef void (*client_resolve_fn)(void *arg, int code, const char *msg, bool wait,
+                                  const uint64_t *pushed, size_t n_pushed);
+
+/* Resolves locks[0..n) (copied) on behalf of a reader at caller_start_ts (pushes live
+ * txns above it) or, with caller_start_ts 0, a writer (waits for them). n >= 1. Never
+ * calls done before returning (the first step asks TSO). Runs under its caller's hold. */
+void client_resolve_locks(client_txns *t, const txn_lock_info *locks, size_t n,
+                          uint64_t caller_start_ts, client_resolve_fn done, void *arg);
 
 #endif

@@ -17,6 +17,9 @@
  *     others (read-modify-writes, CAS, counting multi-key ops) fail with the code and a
  *     message saying the outcome is unknown, because a blind retry could apply them twice
  *     or report a wrong result.
+ *   - A key locked by a live transaction (TXN_ERR_KEY_IS_LOCKED) is ServerIsBusy: nothing
+ *     was done; reads and writes are retried after backoff. A chained write failed with its
+ *     predecessor's region error never applied and is retried like a refused write.
  *   - A read that finds a key being written waits for the apply and runs again without
  *     backoff (the client reads at read_ts 0, so it only happens if that changes).
  *   - Anything else (storage errors, Redis errors, RaftEntryTooLarge) is final. */
@@ -369,6 +372,11 @@ static void on_key_free(void *arg)
 
 creq_step client_req_read_failed(creq *r, const txn_error *e, bs_slice key)
 {
+    if (e->kind == TXN_ERR_KEY_IS_LOCKED) { /* the store is resolving a txn's lock: back off */
+        atomic_fetch_add(&r->c->region_errors, 1);
+        client_req_note(r, e->code, e->kind, e->msg);
+        return STEP_RETRY;
+    }
     if (e->kind == TXN_ERR_KEY_BEING_WRITTEN) {
         if (key.len) {
             txn_cm_wait_key(txn_store_cm(r->c->o.txn), key, on_key_free, r);
@@ -389,7 +397,8 @@ static bool region_code(int code)
 void client_req_write_failed(creq *r, int code, const txn_error *e)
 {
     BS_ASSERT(code != BS_OK);
-    if (e->kind == TXN_ERR_TS_NOT_READY) { /* nothing proposed; a new leader is syncing */
+    if (e->kind == TXN_ERR_TS_NOT_READY || /* nothing proposed; a new leader is syncing */
+        e->kind == TXN_ERR_KEY_IS_LOCKED) { /* a live txn's lock: nothing written (ServerIsBusy) */
         client_req_note(r, code, e->kind, e->msg);
         client_req_retry_later(r);
         return;
@@ -408,9 +417,11 @@ void client_req_write_failed(creq *r, int code, const txn_error *e)
         client_req_finish(r);
         return;
     }
-    if (e->kind == TXN_ERR_PROPOSAL_FAILED && region_code(code)) {
+    if ((e->kind == TXN_ERR_PROPOSAL_FAILED || e->kind == TXN_ERR_CHAIN_BROKEN) &&
+        region_code(code)) {
         /* Refused before it was proposed (or an epoch change skipped it at apply): nothing
-         * was written, any op may run again. */
+         * was written, any op may run again. A chained write failed with its predecessor's
+         * region error did not apply either (txn.h, "Chained writes"). */
         if (client_req_region_error(r, code, NULL, e->msg) == STEP_RETRY) {
             r->last_kind = e->kind;
             client_req_retry_later(r);

@@ -129,6 +129,7 @@ static void reset_cmd(resp_req *req)
     c->name = NULL;
     c->reply_mode = REPLY_ON;
     c->no_evict = c->no_touch = false;
+    resp_multi_reset(c); /* discardTransaction() and unwatchAllKeys() */
     conn_req_of(req)->noreply = false; /* replies are back on before RESET answers */
     resp_reply_simple_str(&req->o, "RESET");
     resp_req_finish(req);
@@ -643,10 +644,10 @@ const resp_command resp_cmds_conn[] = {
      "Returns the server's liveliness "
      "response.",
      "1.0.0", ping_cmd, NULL},
-    {"quit", -1, NOAUTH_FLAGS, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", quit_cmd,
-     NULL},
-    {"reset", 1, NOAUTH_FLAGS, 0, 0, 0, "connection", "Resets the connection.", "6.2.0", reset_cmd,
-     NULL},
+    {"quit", -1, NOAUTH_FLAGS | RESP_CMD_MULTI_CTL, 0, 0, 0, "connection",
+     "Closes the connection.", "1.0.0", quit_cmd, NULL},
+    {"reset", 1, NOAUTH_FLAGS | RESP_CMD_MULTI_CTL | RESP_CMD_BARRIER, 0, 0, 0, "connection",
+     "Resets the connection.", "6.2.0", reset_cmd, NULL},
     {"select", 2, RESP_CMD_LOADING | RESP_CMD_STALE | RESP_CMD_FAST, 0, 0, 0, "connection",
      "Changes the selected database.", "1.0.0", select_cmd, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL},

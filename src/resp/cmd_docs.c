@@ -77,6 +77,12 @@ static const struct {
     {"ttl", "key"},
     {"type", "key"},
     {"unlink", "key..."},
+    /* transactions */
+    {"discard", ""},
+    {"exec", ""},
+    {"multi", ""},
+    {"unwatch", ""},
+    {"watch", "key..."},
     /* connection */
     {"auth", "[username] password"},
     {"client|getname", ""},

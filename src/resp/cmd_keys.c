@@ -3,12 +3,13 @@
  * of the key family (SCAN, KEYS and RANDOMKEY live in cmd_scan.c).
  *
  * Arguments are checked in Redis 7's order with its error texts (db.c, expire.c,
- * object.c). Multi-key writes Redis makes atomic (DEL of several keys, RENAME, COPY) are
- * one client_multi: atomic within a Region, refused with the CROSSREGION error when the keys
- * span Regions. EXPIRE and PERSIST depend on the current TTL, so they are client_rmw, run
- * on the key's leader under its latch. */
+ * object.c); the parsers and reply builders shared with the transaction executor are the
+ * resp_args_* / resp_reply_* of resp_int.h. Multi-key commands Redis makes atomic (DEL of
+ * several keys, EXISTS, RENAME, COPY) are one client_multi when their keys share a Region
+ * (atomic there, under the keys' latches) and a transaction of their own otherwise
+ * (resp_exec_single), so they are atomic wherever the keys live. EXPIRE and PERSIST depend
+ * on the current TTL, so they are client_rmw, run on the key's leader under its latch. */
 #include <limits.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -30,7 +31,7 @@ static bool call_ok(resp_req *req, client_result *res)
     return false;
 }
 
-static bool is_crossregion(const client_result *res)
+bool resp_is_crossregion(const client_result *res)
 {
     return res->code != BS_OK && strncmp(res->msg, "-CROSSREGION", 12) == 0;
 }
@@ -41,11 +42,6 @@ typedef struct keys_ctx {
     resp_req *req;
     bs_slice *keys;
     size_t n;
-    /* fan-out of single-key reads (EXISTS across Regions) */
-    _Atomic size_t pending;
-    _Atomic long long count;
-    _Atomic int failed;
-    client_result err; /* the first failure; written by the one that set failed */
 } keys_ctx;
 
 static keys_ctx *keys_ctx_new(resp_req *req, size_t first)
@@ -72,6 +68,10 @@ static void done_count(void *arg, client_result *res)
     keys_ctx *ctx = arg;
     resp_req *req = ctx->req;
     keys_ctx_free(ctx);
+    if (resp_is_crossregion(res)) {
+        resp_exec_single(req, 0);
+        return;
+    }
     if (!call_ok(req, res))
         return;
     resp_reply_int(&req->o, (long long)res->count);
@@ -91,57 +91,14 @@ static void cmd_del(resp_req *req)
 
 /* ---- EXISTS, TOUCH ------------------------------------------------------------------------ */
 
-static void exists_one_done(void *arg, client_result *res)
-{
-    keys_ctx *ctx = arg;
-    if (res->code == BS_OK) {
-        atomic_fetch_add(&ctx->count, 1);
-    } else if (res->code != BS_NOTFOUND && atomic_exchange(&ctx->failed, 1) == 0) {
-        ctx->err.code = res->code;
-        ctx->err.kind = res->kind;
-        memcpy(ctx->err.msg, res->msg, sizeof(ctx->err.msg));
-    }
-    if (atomic_fetch_sub(&ctx->pending, 1) != 1)
-        return;
-    resp_req *req = ctx->req;
-    if (atomic_load(&ctx->failed)) {
-        client_result err = ctx->err;
-        keys_ctx_free(ctx);
-        resp_reply_client_error(req, &err);
-        return;
-    }
-    resp_reply_int(&req->o, atomic_load(&ctx->count));
-    keys_ctx_free(ctx);
-    resp_req_finish(req);
-}
-
-/* Counting is read-only, so keys spread over Regions need no atomic multi-key operation:
- * each key is read on its own (a key named twice counts twice, as in Redis). */
-static void exists_fan_out(keys_ctx *ctx)
-{
-    atomic_store(&ctx->pending, ctx->n + 1); /* +1: the loop's own hold, released below */
-    for (size_t i = 0; i < ctx->n; i++)
-        client_get_ttl(ctx->req->client, ctx->req->db, ctx->keys[i], exists_one_done, ctx);
-    client_result none = {.code = BS_NOTFOUND};
-    exists_one_done(ctx, &none);
-}
-
-static void done_exists(void *arg, client_result *res)
-{
-    keys_ctx *ctx = arg;
-    if (is_crossregion(res)) {
-        exists_fan_out(ctx);
-        return;
-    }
-    done_count(ctx, res);
-}
-
+/* Every key is read at one point in time: one snapshot in a Region, a transaction's
+ * start_ts across Regions (a key named twice counts twice, as in Redis). */
 static void cmd_exists(resp_req *req)
 {
     keys_ctx *ctx = keys_ctx_new(req, 1);
     client_multi_req m = {
         .op = CLIENT_MULTI_EXISTS, .keyspace = req->db, .keys = ctx->keys, .n = ctx->n};
-    client_multi(req->client, &m, done_exists, ctx);
+    client_multi(req->client, &m, done_count, ctx);
 }
 
 /* ---- TYPE ---------------------------------------------------------------------------------- */
@@ -170,15 +127,17 @@ static void done_rmw_applied(void *arg, client_result *res)
     resp_req *req = arg;
     if (!call_ok(req, res))
         return;
-    resp_reply_int(&req->o, res->rmw.applied ? 1 : 0);
+    resp_reply_rmw(&req->o, RESP_RMW_APPLIED, &res->rmw);
     resp_req_finish(req);
 }
 
 /* EXPIRE key time [NX|XX|GT|LT] and its PEXPIRE/EXPIREAT/PEXPIREAT forms: basetime is
  * now for the relative ones and 0 for the *AT ones. As Redis, options are checked before
  * the time, negative times are allowed (they delete), overflow is an error. */
-static void expire_generic(resp_req *req, bool relative, bool seconds, const char *name)
+bool resp_args_expire(resp_req *req, bool relative, bool seconds, txn_rmw_params *p)
 {
+    const char *name = relative ? (seconds ? "expire" : "pexpire")
+                                : (seconds ? "expireat" : "pexpireat");
     unsigned flags = 0;
     for (size_t j = 3; j < req->argc; j++) {
         bs_slice a = resp_req_arg(req, j);
@@ -198,22 +157,22 @@ static void expire_generic(resp_req *req, bool relative, bool seconds, const cha
             opt[a.len] = '\0';
             resp_reply_errorf(&req->o, "Unsupported option %s", opt);
             bs_free(opt);
-            resp_req_finish(req);
-            return;
+            return false;
         }
     }
     if ((flags & TXN_EXPIRE_NX) && (flags & (TXN_EXPIRE_XX | TXN_EXPIRE_GT | TXN_EXPIRE_LT))) {
-        reply_error_finish(req, "NX and XX, GT or LT options at the same time are not compatible");
-        return;
+        resp_reply_error_str(&req->o,
+                             "NX and XX, GT or LT options at the same time are not compatible");
+        return false;
     }
     if ((flags & TXN_EXPIRE_GT) && (flags & TXN_EXPIRE_LT)) {
-        reply_error_finish(req, "GT and LT options at the same time are not compatible");
-        return;
+        resp_reply_error_str(&req->o, "GT and LT options at the same time are not compatible");
+        return false;
     }
     long long when, base = relative ? bs_clock_wall_ms() : 0;
     if (!resp_parse_ll(resp_req_arg(req, 2), &when)) {
-        reply_error_finish(req, RESP_ERR_NOT_INTEGER);
-        return;
+        resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
+        return false;
     }
     if (seconds) {
         if (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000)
@@ -223,33 +182,45 @@ static void expire_generic(resp_req *req, bool relative, bool seconds, const cha
     if (when > LLONG_MAX - base)
         goto invalid;
     when += base;
-    txn_rmw_params p = {
-        .op = TXN_RMW_EXPIRE, .flags = flags, .has_expire = true, .expire_at_ms = when};
-    client_rmw(req->client, req->db, resp_req_arg(req, 1), &p, done_rmw_applied, req);
-    return;
+    memset(p, 0, sizeof(*p));
+    p->op = TXN_RMW_EXPIRE;
+    p->flags = flags;
+    p->has_expire = true;
+    p->expire_at_ms = when;
+    return true;
 invalid:
     resp_reply_errorf(&req->o, "invalid expire time in '%s' command", name);
-    resp_req_finish(req);
+    return false;
+}
+
+static void expire_generic(resp_req *req, bool relative, bool seconds)
+{
+    txn_rmw_params p;
+    if (!resp_args_expire(req, relative, seconds, &p)) {
+        resp_req_finish(req);
+        return;
+    }
+    client_rmw(req->client, req->db, resp_req_arg(req, 1), &p, done_rmw_applied, req);
 }
 
 static void cmd_expire(resp_req *req)
 {
-    expire_generic(req, true, true, "expire");
+    expire_generic(req, true, true);
 }
 
 static void cmd_pexpire(resp_req *req)
 {
-    expire_generic(req, true, false, "pexpire");
+    expire_generic(req, true, false);
 }
 
 static void cmd_expireat(resp_req *req)
 {
-    expire_generic(req, false, true, "expireat");
+    expire_generic(req, false, true);
 }
 
 static void cmd_pexpireat(resp_req *req)
 {
-    expire_generic(req, false, false, "pexpireat");
+    expire_generic(req, false, false);
 }
 
 static void cmd_persist(resp_req *req)
@@ -260,40 +231,47 @@ static void cmd_persist(resp_req *req)
 
 /* ---- TTL family ------------------------------------------------------------------------- */
 
-enum { TTL_S, TTL_MS, EXPIRETIME_S, EXPIRETIME_MS };
-
-typedef struct ttl_ctx {
-    resp_req *req;
-    int kind;
-} ttl_ctx;
-
 /* -2 for a missing key, -1 for one without TTL, else the TTL or the absolute expiry time,
  * seconds rounded to the nearest as Redis does. The store reports the remaining ms, so
  * the absolute time is now + remaining: exact to the millisecond the read took. */
+void resp_reply_ttl(resp_out *o, resp_ttl_kind kind, bool found, uint64_t ttl_ms)
+{
+    if (!found) {
+        resp_reply_int(o, -2);
+        return;
+    }
+    if (ttl_ms == 0) {
+        resp_reply_int(o, -1);
+        return;
+    }
+    long long v = ttl_ms > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)ttl_ms;
+    if (kind == RESP_EXPIRETIME_S || kind == RESP_EXPIRETIME_MS) {
+        long long now = bs_clock_wall_ms();
+        v = v > LLONG_MAX - now ? LLONG_MAX : v + now; /* PEXPIREAT allows LLONG_MAX */
+    }
+    resp_reply_int(o, (kind == RESP_TTL_MS || kind == RESP_EXPIRETIME_MS) ? v : (v + 500) / 1000);
+}
+
+typedef struct ttl_ctx {
+    resp_req *req;
+    resp_ttl_kind kind;
+} ttl_ctx;
+
 static void done_ttl(void *arg, client_result *res)
 {
     ttl_ctx *ctx = arg;
     resp_req *req = ctx->req;
-    int kind = ctx->kind;
+    resp_ttl_kind kind = ctx->kind;
     bs_free(ctx);
-    if (res->code == BS_NOTFOUND) {
-        resp_reply_int(&req->o, -2);
-    } else if (!call_ok(req, res)) {
+    if (res->code != BS_OK && res->code != BS_NOTFOUND) {
+        resp_reply_client_error(req, res);
         return;
-    } else if (res->ttl_ms == 0) {
-        resp_reply_int(&req->o, -1);
-    } else {
-        long long v = res->ttl_ms > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)res->ttl_ms;
-        if (kind == EXPIRETIME_S || kind == EXPIRETIME_MS) {
-            long long now = bs_clock_wall_ms();
-            v = v > LLONG_MAX - now ? LLONG_MAX : v + now; /* PEXPIREAT allows LLONG_MAX */
-        }
-        resp_reply_int(&req->o, (kind == TTL_MS || kind == EXPIRETIME_MS) ? v : (v + 500) / 1000);
     }
+    resp_reply_ttl(&req->o, kind, res->code == BS_OK, res->ttl_ms);
     resp_req_finish(req);
 }
 
-static void ttl_generic(resp_req *req, int kind)
+static void ttl_generic(resp_req *req, resp_ttl_kind kind)
 {
     ttl_ctx *ctx = bs_malloc(sizeof(*ctx));
     ctx->req = req;
@@ -303,30 +281,31 @@ static void ttl_generic(resp_req *req, int kind)
 
 static void cmd_ttl(resp_req *req)
 {
-    ttl_generic(req, TTL_S);
+    ttl_generic(req, RESP_TTL_S);
 }
 
 static void cmd_pttl(resp_req *req)
 {
-    ttl_generic(req, TTL_MS);
+    ttl_generic(req, RESP_TTL_MS);
 }
 
 static void cmd_expiretime(resp_req *req)
 {
-    ttl_generic(req, EXPIRETIME_S);
+    ttl_generic(req, RESP_EXPIRETIME_S);
 }
 
 static void cmd_pexpiretime(resp_req *req)
 {
-    ttl_generic(req, EXPIRETIME_MS);
+    ttl_generic(req, RESP_EXPIRETIME_MS);
 }
 
 /* ---- RENAME, RENAMENX, COPY ------------------------------------------------------------------ */
 
 typedef struct pair_ctx {
     resp_req *req;
-    bool nx;          /* RENAMENX */
-    bs_slice keys[2]; /* kept until the callback */
+    bool nx;             /* RENAMENX */
+    long long databases; /* COPY: for resp_exec_single */
+    bs_slice keys[2];    /* kept until the callback */
 } pair_ctx;
 
 /* RENAME/RENAMENX with source == destination: nothing moves, but a missing key is still
@@ -355,6 +334,10 @@ static void done_rename(void *arg, client_result *res)
     resp_req *req = ctx->req;
     bool nx = ctx->nx;
     bs_free(ctx);
+    if (resp_is_crossregion(res)) {
+        resp_exec_single(req, 0);
+        return;
+    }
     if (res->code == BS_NOTFOUND)
         resp_reply_error_str(&req->o, RESP_ERR_NO_SUCH_KEY);
     else if (!call_ok(req, res))
@@ -371,6 +354,7 @@ static void rename_generic(resp_req *req, bool nx)
     pair_ctx *ctx = bs_malloc(sizeof(*ctx));
     ctx->req = req;
     ctx->nx = nx;
+    ctx->databases = 0;
     ctx->keys[0] = resp_req_arg(req, 1);
     ctx->keys[1] = resp_req_arg(req, 2);
     if (bs_slice_eq(ctx->keys[0], ctx->keys[1])) {
@@ -398,7 +382,12 @@ static void done_copy(void *arg, client_result *res)
 {
     pair_ctx *ctx = arg;
     resp_req *req = ctx->req;
+    long long databases = ctx->databases;
     bs_free(ctx);
+    if (resp_is_crossregion(res)) {
+        resp_exec_single(req, databases);
+        return;
+    }
     if (res->code == BS_NOTFOUND) /* no source: nothing copied */
         resp_reply_int(&req->o, 0);
     else if (!call_ok(req, res))
@@ -409,48 +398,60 @@ static void done_copy(void *arg, client_result *res)
 }
 
 /* COPY source destination [DB destination-db] [REPLACE]. A copy into another database
- * would write another keyspace, which no single atomic operation of the client covers;
- * rather than copy non-atomically it is refused, as Redis Cluster refuses it. */
-static void cmd_copy(resp_req *req)
+ * would write another keyspace; one transaction could cover it, but Redis Cluster refuses
+ * it and so does Basalt, keeping COPY within the connection's database. */
+bool resp_args_copy(resp_req *req, long long databases, bool *replace)
 {
-    bool replace = false;
     long long dbid = req->db;
+    *replace = false;
     for (size_t j = 3; j < req->argc; j++) {
         bs_slice a = resp_req_arg(req, j);
         if (resp_arg_is(a, "replace")) {
-            replace = true;
+            *replace = true;
         } else if (resp_arg_is(a, "db") && j + 1 < req->argc) {
             /* Redis's getIntFromObjectOrReply: two texts, not an integer / not an int. */
             if (!resp_parse_ll(resp_req_arg(req, j + 1), &dbid)) {
-                reply_error_finish(req, RESP_ERR_NOT_INTEGER);
-                return;
+                resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
+                return false;
             }
             if (dbid < INT_MIN || dbid > INT_MAX) {
-                reply_error_finish(req, "value is out of range, value must between -2147483648 "
-                                        "and 2147483647");
-                return;
+                resp_reply_error_str(&req->o, "value is out of range, value must between "
+                                              "-2147483648 and 2147483647");
+                return false;
             }
-            if (dbid < 0 || dbid >= req->srv->set.databases) {
-                reply_error_finish(req, "DB index is out of range");
-                return;
+            if (dbid < 0 || dbid >= databases) {
+                resp_reply_error_str(&req->o, "DB index is out of range");
+                return false;
             }
             j++;
         } else {
-            reply_error_finish(req, RESP_ERR_SYNTAX);
-            return;
+            resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
+            return false;
         }
     }
     if (dbid != (long long)req->db) {
-        reply_error_finish(req, "Copying to another database is not supported");
-        return;
+        resp_reply_error_str(&req->o, "Copying to another database is not supported");
+        return false;
     }
     if (bs_slice_eq(resp_req_arg(req, 1), resp_req_arg(req, 2))) {
-        reply_error_finish(req, "source and destination objects are the same");
+        resp_reply_error_str(&req->o, "source and destination objects are the same");
+        return false;
+    }
+    return true;
+}
+
+static void cmd_copy(resp_req *req)
+{
+    bool replace;
+    long long databases = req->srv->set.databases; /* read on the loop thread */
+    if (!resp_args_copy(req, databases, &replace)) {
+        resp_req_finish(req);
         return;
     }
     pair_ctx *ctx = bs_malloc(sizeof(*ctx));
     ctx->req = req;
     ctx->nx = false;
+    ctx->databases = databases;
     ctx->keys[0] = resp_req_arg(req, 1);
     ctx->keys[1] = resp_req_arg(req, 2);
     client_multi_req m = {.op = CLIENT_MULTI_COPY,

@@ -902,6 +902,22 @@ static void info_basalt(resp_server *s, bs_buf *out)
              (unsigned long long)si.stats.messages_sent,
              (unsigned long long)si.stats.messages_received, (unsigned long long)si.requests,
              (unsigned long long)si.retries, (unsigned long long)si.region_errors);
+        /* MULTI/EXEC's Percolator transactions (client_txns_of). */
+        client_txns_stats ts;
+        client_txns *t = client_txns_of(s->client);
+        memset(&ts, 0, sizeof ts);
+        if (t)
+            client_txns_stats_get(t, &ts);
+        addf(out,
+             "txn_begun:%llu\r\ntxn_committed:%llu\r\ntxn_one_pc:%llu\r\n"
+             "txn_conflicts:%llu\r\ntxn_watch_failures:%llu\r\ntxn_failures:%llu\r\n"
+             "txn_locks_resolved:%llu\r\ntxn_tso_requests:%llu\r\ntxn_tso_batches:%llu\r\n"
+             "txn_running:%zu\r\n",
+             (unsigned long long)ts.begun, (unsigned long long)ts.committed,
+             (unsigned long long)ts.one_pc, (unsigned long long)ts.conflicts,
+             (unsigned long long)ts.watch_failures, (unsigned long long)ts.failures,
+             (unsigned long long)ts.locks_resolved, (unsigned long long)ts.tso_requests,
+             (unsigned long long)ts.tso_batches, ts.running);
     }
     struct statvfs vfs;
     addf(out, "data_dir:%s\r\n", s->cfg.storage.data_dir);

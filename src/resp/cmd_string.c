@@ -8,6 +8,11 @@
  * connections would race. The reply is encoded in the client's callback, on whatever
  * thread that runs, which then finishes the request.
  *
+ * The argument parsers and reply builders (resp_args_*, resp_reply_*) are shared with the
+ * transaction executor (exec_cmds.c), which runs the same commands inside MULTI/EXEC. MGET,
+ * MSET and MSETNX whose keys span Regions run as a transaction of their own
+ * (resp_exec_single): atomic and snapshot-consistent everywhere.
+ *
  * Every Basalt value is a string, so WRONGTYPE never arises. LCS is in cmd_lcs.c. */
 #include <limits.h>
 #include <string.h>
@@ -17,25 +22,13 @@
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-static void reply_error_finish(resp_req *req, const char *text)
-{
-    resp_reply_error_str(&req->o, text);
-    resp_req_finish(req);
-}
-
-/* Redis's getLongLongFromObjectOrReply: replies and finishes on failure. */
+/* Redis's getLongLongFromObjectOrReply: writes the error on failure. */
 static bool arg_ll(resp_req *req, size_t i, long long *out)
 {
     if (resp_parse_ll(resp_req_arg(req, i), out))
         return true;
-    reply_error_finish(req, RESP_ERR_NOT_INTEGER);
+    resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
     return false;
-}
-
-static void reply_expire_error(resp_req *req, const char *cmd)
-{
-    resp_reply_errorf(&req->o, "invalid expire time in '%s' command", cmd);
-    resp_req_finish(req);
 }
 
 /* True when the client call succeeded; otherwise replies its error, finishes req and
@@ -48,87 +41,7 @@ static bool call_ok(resp_req *req, client_result *res)
     return false;
 }
 
-/* ---- callbacks shared by several commands --------------------------------------------- */
-
-static void done_ok(void *arg, client_result *res)
-{
-    resp_req *req = arg;
-    if (!call_ok(req, res))
-        return;
-    resp_reply_ok(&req->o);
-    resp_req_finish(req);
-}
-
-/* GET: the value, or the null bulk for a missing key. */
-static void done_value(void *arg, client_result *res)
-{
-    resp_req *req = arg;
-    if (res->code == BS_NOTFOUND)
-        resp_reply_null_bulk(&req->o);
-    else if (!call_ok(req, res))
-        return;
-    else
-        resp_reply_bulk(&req->o, res->value.ptr, res->value.len);
-    resp_req_finish(req);
-}
-
-/* GETSET, GETDEL, GETEX, SET ... GET: the value before, or null. */
-static void done_rmw_old(void *arg, client_result *res)
-{
-    resp_req *req = arg;
-    if (!call_ok(req, res))
-        return;
-    if (res->rmw.old_exists)
-        resp_reply_bulk(&req->o, res->rmw.old_value.ptr, res->rmw.old_value.len);
-    else
-        resp_reply_null_bulk(&req->o);
-    resp_req_finish(req);
-}
-
-/* INCR family, APPEND, SETRANGE: the new integer or length. */
-static void done_rmw_int(void *arg, client_result *res)
-{
-    resp_req *req = arg;
-    if (!call_ok(req, res))
-        return;
-    resp_reply_int(&req->o, res->rmw.integer);
-    resp_req_finish(req);
-}
-
-/* SETNX, MSETNX-style: 1 when done, else 0. */
-static void done_rmw_applied(void *arg, client_result *res)
-{
-    resp_req *req = arg;
-    if (!call_ok(req, res))
-        return;
-    resp_reply_int(&req->o, res->rmw.applied ? 1 : 0);
-    resp_req_finish(req);
-}
-
-/* SET NX/XX without GET: +OK when set, null when the condition failed. */
-static void done_set_cond(void *arg, client_result *res)
-{
-    resp_req *req = arg;
-    if (!call_ok(req, res))
-        return;
-    if (res->rmw.applied)
-        resp_reply_ok(&req->o);
-    else
-        resp_reply_null_bulk(&req->o);
-    resp_req_finish(req);
-}
-
-static void rmw(resp_req *req, const txn_rmw_params *p, client_done_fn done)
-{
-    client_rmw(req->client, req->db, resp_req_arg(req, 1), p, done, req);
-}
-
-/* ---- GET, SET and their variants -------------------------------------------------------- */
-
-static void cmd_get(resp_req *req)
-{
-    client_get(req->client, req->db, resp_req_arg(req, 1), done_value, req);
-}
+/* ---- shared argument parsers and replies (resp_int.h) ------------------------------------- */
 
 /* Option flags of SET and GETEX, as Redis's parseExtendedStringArgumentsOrReply. */
 #define OPT_NX 0x001u
@@ -149,8 +62,8 @@ typedef struct str_opts {
 
 /* Parses SET's (is_set) or GETEX's options from argv[first]. Redis accepts an option only
  * when it does not contradict one already given (NX after XX is a syntax error, EX after
- * EX is fine and the last one wins), so this follows the same acceptance table. Replies
- * "syntax error" and finishes on failure. */
+ * EX is fine and the last one wins), so this follows the same acceptance table. Writes
+ * "syntax error" on failure. */
 static bool parse_str_opts(resp_req *req, size_t first, bool is_set, str_opts *o)
 {
     o->flags = 0;
@@ -186,7 +99,7 @@ static bool parse_str_opts(resp_req *req, size_t first, bool is_set, str_opts *o
             o->flags |= OPT_PXAT;
             o->expire_arg = ++j;
         } else {
-            reply_error_finish(req, RESP_ERR_SYNTAX);
+            resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
             return false;
         }
     }
@@ -219,43 +132,306 @@ static expire_status expire_ms(bs_slice s, unsigned flags, long long *at, long l
     return EXP_OK;
 }
 
-static void cmd_set(resp_req *req)
+/* Writes the error of a bad expire argument of command name. */
+static void reply_expire_status(resp_out *o, expire_status st, const char *name)
+{
+    if (st == EXP_NOT_INTEGER)
+        resp_reply_error_str(o, RESP_ERR_NOT_INTEGER);
+    else
+        resp_reply_errorf(o, "invalid expire time in '%s' command", name);
+}
+
+bool resp_args_set(resp_req *req, resp_set_args *a)
 {
     str_opts o;
     long long at = 0, rel = 0;
+    memset(a, 0, sizeof(*a));
     if (!parse_str_opts(req, 3, true, &o))
-        return;
+        return false;
     if (o.expire_arg) {
         expire_status st = expire_ms(resp_req_arg(req, o.expire_arg), o.flags, &at, &rel);
-        if (st == EXP_NOT_INTEGER) {
-            reply_error_finish(req, RESP_ERR_NOT_INTEGER);
-            return;
-        }
-        if (st == EXP_INVALID) {
-            reply_expire_error(req, "set");
-            return;
+        if (st != EXP_OK) {
+            reply_expire_status(&req->o, st, "set");
+            return false;
         }
     }
+    a->p.op = TXN_RMW_SET;
+    a->p.arg = resp_req_arg(req, 2);
     /* A plain SET, or SET with a relative expiry, needs no old value: a blind put. */
-    if (!(o.flags & (OPT_NX | OPT_XX | OPT_GET | OPT_KEEPTTL | OPT_EXAT | OPT_PXAT))) {
-        client_put(req->client, req->db, resp_req_arg(req, 1), resp_req_arg(req, 2), (uint64_t)rel,
+    a->blind = !(o.flags & (OPT_NX | OPT_XX | OPT_GET | OPT_KEEPTTL | OPT_EXAT | OPT_PXAT));
+    a->ttl_ms = (uint64_t)rel;
+    a->get = (o.flags & OPT_GET) != 0;
+    if (o.flags & OPT_NX)
+        a->p.flags |= TXN_SET_NX;
+    if (o.flags & OPT_XX)
+        a->p.flags |= TXN_SET_XX;
+    if (o.flags & OPT_GET)
+        a->p.flags |= TXN_SET_GET;
+    if (o.flags & OPT_KEEPTTL)
+        a->p.flags |= TXN_SET_KEEPTTL;
+    if (o.expire_arg) {
+        a->p.has_expire = true;
+        a->p.expire_at_ms = at;
+    }
+    return true;
+}
+
+bool resp_args_setex(resp_req *req, bool seconds, uint64_t *ttl_ms)
+{
+    long long at, rel;
+    expire_status st = expire_ms(resp_req_arg(req, 2), seconds ? OPT_EX : OPT_PX, &at, &rel);
+    if (st != EXP_OK) {
+        reply_expire_status(&req->o, st, seconds ? "setex" : "psetex");
+        return false;
+    }
+    *ttl_ms = (uint64_t)rel;
+    return true;
+}
+
+bool resp_args_getex(resp_req *req, resp_getex_args *a)
+{
+    str_opts o;
+    long long at = 0, rel = 0;
+    memset(a, 0, sizeof(*a));
+    if (!parse_str_opts(req, 2, false, &o))
+        return false;
+    a->plain = o.flags == 0;
+    a->p.op = TXN_RMW_GETEX;
+    if (o.expire_arg) {
+        expire_status st = expire_ms(resp_req_arg(req, o.expire_arg), o.flags, &at, &rel);
+        if (st != EXP_OK) {
+            a->deferred = (int)st;
+            return true;
+        }
+        a->p.has_expire = true;
+        a->p.expire_at_ms = at;
+    }
+    if (o.flags & OPT_PERSIST)
+        a->p.flags |= TXN_GETEX_PERSIST;
+    return true;
+}
+
+void resp_reply_getex_deferred(resp_out *o, int deferred)
+{
+    reply_expire_status(o, (expire_status)deferred, "getex");
+}
+
+bool resp_args_getrange(resp_req *req, long long *start, long long *end)
+{
+    return arg_ll(req, 2, start) && arg_ll(req, 3, end);
+}
+
+void resp_reply_getrange(resp_out *o, bs_slice value, long long start, long long end)
+{
+    long long len = (long long)value.len;
+    /* Redis's index rules: negative counts from the end, both clamped into the string, and
+     * two negative indexes in the wrong order select nothing. */
+    if (start < 0 && end < 0 && start > end) {
+        resp_reply_bulk(o, NULL, 0);
+        return;
+    }
+    if (start < 0)
+        start = len + start;
+    if (end < 0)
+        end = len + end;
+    if (start < 0)
+        start = 0;
+    if (end < 0)
+        end = 0;
+    if (end >= len)
+        end = len - 1;
+    if (start > end || len == 0)
+        resp_reply_bulk(o, NULL, 0);
+    else
+        resp_reply_bulk(o, value.ptr + start, (size_t)(end - start + 1));
+}
+
+bool resp_args_setrange(resp_req *req, txn_rmw_params *p)
+{
+    long long offset;
+    if (!arg_ll(req, 2, &offset))
+        return false;
+    if (offset < 0) {
+        resp_reply_error_str(&req->o, "offset is out of range");
+        return false;
+    }
+    memset(p, 0, sizeof(*p));
+    p->op = TXN_RMW_SETRANGE;
+    p->arg = resp_req_arg(req, 3);
+    p->offset = (uint64_t)offset;
+    return true;
+}
+
+bool resp_args_incr(resp_req *req, resp_incr_kind kind, txn_rmw_params *p)
+{
+    long long by = 1;
+    memset(p, 0, sizeof(*p));
+    p->op = TXN_RMW_INCRBY;
+    switch (kind) {
+    case RESP_INCR:
+        break;
+    case RESP_DECR:
+        by = -1;
+        break;
+    case RESP_INCRBY:
+        if (!arg_ll(req, 2, &by))
+            return false;
+        break;
+    case RESP_DECRBY:
+        if (!arg_ll(req, 2, &by))
+            return false;
+        if (by == LLONG_MIN) { /* -LLONG_MIN does not exist */
+            resp_reply_error_str(&req->o, "decrement would overflow");
+            return false;
+        }
+        by = -by;
+        break;
+    case RESP_INCRBYFLOAT:
+        /* The increment is parsed with the old value, as Redis orders it (both failures
+         * have the same text). */
+        p->op = TXN_RMW_INCRBYFLOAT;
+        p->arg = resp_req_arg(req, 2);
+        return true;
+    }
+    p->incr = by;
+    return true;
+}
+
+bool resp_args_mset(resp_req *req, bool nx)
+{
+    if (req->argc % 2 == 0) {
+        resp_reply_errorf(&req->o, "wrong number of arguments for '%s' command",
+                          nx ? "msetnx" : "mset");
+        return false;
+    }
+    return true;
+}
+
+void resp_reply_rmw(resp_out *o, resp_rmw_reply kind, const txn_rmw_result *r)
+{
+    switch (kind) {
+    case RESP_RMW_OLD:
+        if (r->old_exists)
+            resp_reply_bulk(o, r->old_value.ptr, r->old_value.len);
+        else
+            resp_reply_null_bulk(o);
+        break;
+    case RESP_RMW_INT:
+        resp_reply_int(o, r->integer);
+        break;
+    case RESP_RMW_APPLIED:
+        resp_reply_int(o, r->applied ? 1 : 0);
+        break;
+    case RESP_RMW_SET_COND:
+        if (r->applied)
+            resp_reply_ok(o);
+        else
+            resp_reply_null_bulk(o);
+        break;
+    case RESP_RMW_FLOAT:
+        /* Redis 7 replies with the stored text as a bulk string, under RESP3 too. */
+        resp_reply_bulk(o, r->new_value.ptr, r->new_value.len);
+        break;
+    }
+}
+
+void resp_reply_mget(resp_out *o, const resp_req *req, const txn_pairs *pairs)
+{
+    size_t n = req->argc - 1, k = 0;
+    resp_reply_array(o, n);
+    for (size_t i = 0; i < n; i++) {
+        if (k < pairs->n &&
+            bs_slice_eq(bs_buf_slice(&pairs->v[k].key), resp_req_arg(req, i + 1))) {
+            resp_reply_bulk(o, pairs->v[k].value.ptr, pairs->v[k].value.len);
+            k++;
+        } else {
+            resp_reply_null_bulk(o);
+        }
+    }
+}
+
+/* ---- callbacks shared by several commands --------------------------------------------- */
+
+static void done_ok(void *arg, client_result *res)
+{
+    resp_req *req = arg;
+    if (!call_ok(req, res))
+        return;
+    resp_reply_ok(&req->o);
+    resp_req_finish(req);
+}
+
+/* GET: the value, or the null bulk for a missing key. */
+static void done_value(void *arg, client_result *res)
+{
+    resp_req *req = arg;
+    if (res->code == BS_NOTFOUND)
+        resp_reply_null_bulk(&req->o);
+    else if (!call_ok(req, res))
+        return;
+    else
+        resp_reply_bulk(&req->o, res->value.ptr, res->value.len);
+    resp_req_finish(req);
+}
+
+static void rmw_done(resp_req *req, client_result *res, resp_rmw_reply kind)
+{
+    if (!call_ok(req, res))
+        return;
+    resp_reply_rmw(&req->o, kind, &res->rmw);
+    resp_req_finish(req);
+}
+
+static void done_rmw_old(void *arg, client_result *res)
+{
+    rmw_done(arg, res, RESP_RMW_OLD);
+}
+
+static void done_rmw_int(void *arg, client_result *res)
+{
+    rmw_done(arg, res, RESP_RMW_INT);
+}
+
+static void done_rmw_applied(void *arg, client_result *res)
+{
+    rmw_done(arg, res, RESP_RMW_APPLIED);
+}
+
+static void done_set_cond(void *arg, client_result *res)
+{
+    rmw_done(arg, res, RESP_RMW_SET_COND);
+}
+
+static void done_incrbyfloat(void *arg, client_result *res)
+{
+    rmw_done(arg, res, RESP_RMW_FLOAT);
+}
+
+static void rmw(resp_req *req, const txn_rmw_params *p, client_done_fn done)
+{
+    client_rmw(req->client, req->db, resp_req_arg(req, 1), p, done, req);
+}
+
+/* ---- GET, SET and their variants -------------------------------------------------------- */
+
+static void cmd_get(resp_req *req)
+{
+    client_get(req->client, req->db, resp_req_arg(req, 1), done_value, req);
+}
+
+static void cmd_set(resp_req *req)
+{
+    resp_set_args a;
+    if (!resp_args_set(req, &a)) {
+        resp_req_finish(req);
+        return;
+    }
+    if (a.blind) {
+        client_put(req->client, req->db, resp_req_arg(req, 1), resp_req_arg(req, 2), a.ttl_ms,
                    done_ok, req);
         return;
     }
-    txn_rmw_params p = {.op = TXN_RMW_SET, .arg = resp_req_arg(req, 2)};
-    if (o.flags & OPT_NX)
-        p.flags |= TXN_SET_NX;
-    if (o.flags & OPT_XX)
-        p.flags |= TXN_SET_XX;
-    if (o.flags & OPT_GET)
-        p.flags |= TXN_SET_GET;
-    if (o.flags & OPT_KEEPTTL)
-        p.flags |= TXN_SET_KEEPTTL;
-    if (o.expire_arg) {
-        p.has_expire = true;
-        p.expire_at_ms = at;
-    }
-    rmw(req, &p, (o.flags & OPT_GET) ? done_rmw_old : done_set_cond);
+    rmw(req, &a.p, a.get ? done_rmw_old : done_set_cond);
 }
 
 static void cmd_setnx(resp_req *req)
@@ -265,31 +441,25 @@ static void cmd_setnx(resp_req *req)
 }
 
 /* SETEX key seconds value / PSETEX key milliseconds value. */
-static void setex_generic(resp_req *req, bool seconds, const char *name)
+static void setex_generic(resp_req *req, bool seconds)
 {
-    long long at, rel;
-    switch (expire_ms(resp_req_arg(req, 2), seconds ? OPT_EX : OPT_PX, &at, &rel)) {
-    case EXP_NOT_INTEGER:
-        reply_error_finish(req, RESP_ERR_NOT_INTEGER);
+    uint64_t ttl;
+    if (!resp_args_setex(req, seconds, &ttl)) {
+        resp_req_finish(req);
         return;
-    case EXP_INVALID:
-        reply_expire_error(req, name);
-        return;
-    case EXP_OK:
-        break;
     }
-    client_put(req->client, req->db, resp_req_arg(req, 1), resp_req_arg(req, 3), (uint64_t)rel,
-               done_ok, req);
+    client_put(req->client, req->db, resp_req_arg(req, 1), resp_req_arg(req, 3), ttl, done_ok,
+               req);
 }
 
 static void cmd_setex(resp_req *req)
 {
-    setex_generic(req, true, "setex");
+    setex_generic(req, true);
 }
 
 static void cmd_psetex(resp_req *req)
 {
-    setex_generic(req, false, "psetex");
+    setex_generic(req, false);
 }
 
 static void cmd_getset(resp_req *req)
@@ -308,53 +478,43 @@ static void cmd_getdel(resp_req *req)
  * the null reply and only an existing one gets the error. */
 typedef struct getex_err_ctx {
     resp_req *req;
-    expire_status st;
+    int deferred;
 } getex_err_ctx;
 
 static void done_getex_error(void *arg, client_result *res)
 {
     getex_err_ctx *ctx = arg;
     resp_req *req = ctx->req;
-    expire_status st = ctx->st;
+    int deferred = ctx->deferred;
     bs_free(ctx);
-    if (res->code == BS_NOTFOUND) {
+    if (res->code == BS_NOTFOUND)
         resp_reply_null_bulk(&req->o);
-    } else if (!call_ok(req, res)) {
+    else if (!call_ok(req, res))
         return;
-    } else if (st == EXP_NOT_INTEGER) {
-        resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
-    } else {
-        resp_reply_errorf(&req->o, "invalid expire time in '%s' command", "getex");
-    }
+    else
+        resp_reply_getex_deferred(&req->o, deferred);
     resp_req_finish(req);
 }
 
 static void cmd_getex(resp_req *req)
 {
-    str_opts o;
-    long long at = 0, rel = 0;
-    if (!parse_str_opts(req, 2, false, &o))
+    resp_getex_args a;
+    if (!resp_args_getex(req, &a)) {
+        resp_req_finish(req);
         return;
-    if (o.flags == 0) { /* no option: exactly GET */
+    }
+    if (a.plain) {
         cmd_get(req);
         return;
     }
-    txn_rmw_params p = {.op = TXN_RMW_GETEX};
-    if (o.expire_arg) {
-        expire_status st = expire_ms(resp_req_arg(req, o.expire_arg), o.flags, &at, &rel);
-        if (st != EXP_OK) {
-            getex_err_ctx *ctx = bs_malloc(sizeof(*ctx));
-            ctx->req = req;
-            ctx->st = st;
-            client_get_ttl(req->client, req->db, resp_req_arg(req, 1), done_getex_error, ctx);
-            return;
-        }
-        p.has_expire = true;
-        p.expire_at_ms = at;
+    if (a.deferred) {
+        getex_err_ctx *ctx = bs_malloc(sizeof(*ctx));
+        ctx->req = req;
+        ctx->deferred = a.deferred;
+        client_get_ttl(req->client, req->db, resp_req_arg(req, 1), done_getex_error, ctx);
+        return;
     }
-    if (o.flags & OPT_PERSIST)
-        p.flags |= TXN_GETEX_PERSIST;
-    rmw(req, &p, done_rmw_old);
+    rmw(req, &a.p, done_rmw_old);
 }
 
 /* ---- multi-key: MGET, MSET, MSETNX ---------------------------------------------------- */
@@ -363,6 +523,7 @@ typedef struct keys_ctx {
     resp_req *req;
     bs_slice *keys;   /* owned array of slices into req->argv: kept until the callback, */
     bs_slice *values; /* since the client may retry after the call returned */
+    bool nx;          /* MSETNX */
 } keys_ctx;
 
 static keys_ctx *keys_ctx_new(resp_req *req, size_t n, bool values)
@@ -371,6 +532,7 @@ static keys_ctx *keys_ctx_new(resp_req *req, size_t n, bool values)
     ctx->req = req;
     ctx->keys = bs_malloc(n * sizeof(bs_slice));
     ctx->values = values ? bs_malloc(n * sizeof(bs_slice)) : NULL;
+    ctx->nx = false;
     return ctx;
 }
 
@@ -381,8 +543,6 @@ static void keys_ctx_free(keys_ctx *ctx)
     bs_free(ctx);
 }
 
-/* MGET: batch_get returns the live keys in request order (a key asked twice appears
- * twice), so the reply walks the request and the pairs together. */
 static void done_mget(void *arg, client_result *res)
 {
     keys_ctx *ctx = arg;
@@ -390,55 +550,51 @@ static void done_mget(void *arg, client_result *res)
     keys_ctx_free(ctx);
     if (!call_ok(req, res))
         return;
-    size_t n = req->argc - 1, k = 0;
-    resp_reply_array(&req->o, n);
-    for (size_t i = 0; i < n; i++) {
-        if (k < res->pairs.n &&
-            bs_slice_eq(bs_buf_slice(&res->pairs.v[k].key), resp_req_arg(req, i + 1))) {
-            resp_reply_bulk(&req->o, res->pairs.v[k].value.ptr, res->pairs.v[k].value.len);
-            k++;
-        } else {
-            resp_reply_null_bulk(&req->o);
-        }
-    }
+    resp_reply_mget(&req->o, req, &res->pairs);
     resp_req_finish(req);
 }
 
+/* MGET: one Region's keys are read from one snapshot; keys over several Regions are read
+ * by a transaction at one start_ts, so the values are one point in time there too. */
 static void cmd_mget(resp_req *req)
 {
     size_t n = req->argc - 1;
     keys_ctx *ctx = keys_ctx_new(req, n, false);
     for (size_t i = 0; i < n; i++)
         ctx->keys[i] = resp_req_arg(req, i + 1);
+    if (n > 1 && !client_keys_one_region(req->client, req->db, ctx->keys, n)) {
+        keys_ctx_free(ctx);
+        resp_exec_single(req, 0);
+        return;
+    }
     client_batch_get(req->client, req->db, ctx->keys, n, done_mget, ctx);
 }
 
-static void done_mset(void *arg, client_result *res)
+/* MSET and MSETNX: one atomic multi-key write in a Region, a transaction across Regions. */
+static void done_mset_generic(void *arg, client_result *res)
 {
     keys_ctx *ctx = arg;
     resp_req *req = ctx->req;
+    bool nx = ctx->nx;
     keys_ctx_free(ctx);
-    done_ok(req, res);
-}
-
-static void done_msetnx(void *arg, client_result *res)
-{
-    keys_ctx *ctx = arg;
-    resp_req *req = ctx->req;
-    keys_ctx_free(ctx);
+    if (resp_is_crossregion(res)) {
+        resp_exec_single(req, 0);
+        return;
+    }
     if (!call_ok(req, res))
         return;
-    resp_reply_int(&req->o, res->applied ? 1 : 0);
+    if (nx)
+        resp_reply_int(&req->o, res->applied ? 1 : 0);
+    else
+        resp_reply_ok(&req->o);
     resp_req_finish(req);
 }
 
-/* MSET/MSETNX k1 v1 k2 v2 ...: one atomic multi-key write. The store applies the pairs in
- * request order, so a key given twice ends with its last value, as in Redis. */
+/* MSET/MSETNX k1 v1 k2 v2 ...: the store applies the pairs in request order, so a key
+ * given twice ends with its last value, as in Redis. */
 static void mset_generic(resp_req *req, bool nx)
 {
-    if (req->argc % 2 == 0) {
-        resp_reply_errorf(&req->o, "wrong number of arguments for '%s' command",
-                          nx ? "msetnx" : "mset");
+    if (!resp_args_mset(req, nx)) {
         resp_req_finish(req);
         return;
     }
@@ -453,7 +609,8 @@ static void mset_generic(resp_req *req, bool nx)
                           .keys = ctx->keys,
                           .values = ctx->values,
                           .n = n};
-    client_multi(req->client, &m, nx ? done_msetnx : done_mset, ctx);
+    ctx->nx = nx;
+    client_multi(req->client, &m, done_mset_generic, ctx);
 }
 
 static void cmd_mset(resp_req *req)
@@ -502,34 +659,12 @@ static void done_getrange(void *arg, client_result *res)
     resp_req *req = ctx->req;
     long long start = ctx->start, end = ctx->end;
     bs_free(ctx);
-    if (res->code == BS_NOTFOUND) {
-        resp_reply_bulk(&req->o, NULL, 0);
-        resp_req_finish(req);
+    if (res->code == BS_NOTFOUND)
+        resp_reply_getrange(&req->o, BS_SLICE_NULL, start, end);
+    else if (!call_ok(req, res))
         return;
-    }
-    if (!call_ok(req, res))
-        return;
-    long long len = (long long)res->value.len;
-    /* Redis's index rules: negative counts from the end, both clamped into the string, and
-     * two negative indexes in the wrong order select nothing. */
-    if (start < 0 && end < 0 && start > end) {
-        resp_reply_bulk(&req->o, NULL, 0);
-    } else {
-        if (start < 0)
-            start = len + start;
-        if (end < 0)
-            end = len + end;
-        if (start < 0)
-            start = 0;
-        if (end < 0)
-            end = 0;
-        if (end >= len)
-            end = len - 1;
-        if (start > end || len == 0)
-            resp_reply_bulk(&req->o, NULL, 0);
-        else
-            resp_reply_bulk(&req->o, res->value.ptr + start, (size_t)(end - start + 1));
-    }
+    else
+        resp_reply_getrange(&req->o, bs_buf_slice(&res->value), start, end);
     resp_req_finish(req);
 }
 
@@ -537,8 +672,10 @@ static void done_getrange(void *arg, client_result *res)
 static void cmd_getrange(resp_req *req)
 {
     long long start, end;
-    if (!arg_ll(req, 2, &start) || !arg_ll(req, 3, &end))
+    if (!resp_args_getrange(req, &start, &end)) {
+        resp_req_finish(req);
         return;
+    }
     range_ctx *ctx = bs_malloc(sizeof(*ctx));
     ctx->req = req;
     ctx->start = start;
@@ -548,71 +685,49 @@ static void cmd_getrange(resp_req *req)
 
 static void cmd_setrange(resp_req *req)
 {
-    long long offset;
-    if (!arg_ll(req, 2, &offset))
-        return;
-    if (offset < 0) {
-        reply_error_finish(req, "offset is out of range");
+    txn_rmw_params p;
+    if (!resp_args_setrange(req, &p)) {
+        resp_req_finish(req);
         return;
     }
-    txn_rmw_params p = {
-        .op = TXN_RMW_SETRANGE, .arg = resp_req_arg(req, 3), .offset = (uint64_t)offset};
     rmw(req, &p, done_rmw_int);
 }
 
 /* ---- INCR family ------------------------------------------------------------------------ */
 
-static void incr_by(resp_req *req, long long by)
+static void incr_generic(resp_req *req, resp_incr_kind kind)
 {
-    txn_rmw_params p = {.op = TXN_RMW_INCRBY, .incr = by};
-    rmw(req, &p, done_rmw_int);
+    txn_rmw_params p;
+    if (!resp_args_incr(req, kind, &p)) {
+        resp_req_finish(req);
+        return;
+    }
+    rmw(req, &p, kind == RESP_INCRBYFLOAT ? done_incrbyfloat : done_rmw_int);
 }
 
 static void cmd_incr(resp_req *req)
 {
-    incr_by(req, 1);
+    incr_generic(req, RESP_INCR);
 }
 
 static void cmd_decr(resp_req *req)
 {
-    incr_by(req, -1);
+    incr_generic(req, RESP_DECR);
 }
 
 static void cmd_incrby(resp_req *req)
 {
-    long long by;
-    if (arg_ll(req, 2, &by))
-        incr_by(req, by);
+    incr_generic(req, RESP_INCRBY);
 }
 
 static void cmd_decrby(resp_req *req)
 {
-    long long by;
-    if (!arg_ll(req, 2, &by))
-        return;
-    if (by == LLONG_MIN) { /* -LLONG_MIN does not exist */
-        reply_error_finish(req, "decrement would overflow");
-        return;
-    }
-    incr_by(req, -by);
-}
-
-static void done_incrbyfloat(void *arg, client_result *res)
-{
-    resp_req *req = arg;
-    if (!call_ok(req, res))
-        return;
-    /* Redis 7 replies with the stored text as a bulk string, under RESP3 too. */
-    resp_reply_bulk(&req->o, res->rmw.new_value.ptr, res->rmw.new_value.len);
-    resp_req_finish(req);
+    incr_generic(req, RESP_DECRBY);
 }
 
 static void cmd_incrbyfloat(resp_req *req)
 {
-    /* The increment is parsed on the store, after the old value, as Redis orders it (both
-     * failures have the same text). */
-    txn_rmw_params p = {.op = TXN_RMW_INCRBYFLOAT, .arg = resp_req_arg(req, 2)};
-    rmw(req, &p, done_incrbyfloat);
+    incr_generic(req, RESP_INCRBYFLOAT);
 }
 
 /* ---- the table --------------------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* commands.c -- the merged command table: lookup, arity, and the COMMAND command.
  *
  * Each family of commands keeps its own table (cmd_string.c, cmd_keys.c, cmd_conn.c,
- * cmd_server.c, and COMMAND's own here). The first use builds one registry from them: the
+ * cmd_server.c, cmd_multi.c, and COMMAND's own here). The first use builds one registry from them: the
  * top-level commands sorted by name for a binary search, each container's subcommands
  * right after, and a Redis 7 "fullname" ("client|list") for every entry. Two families
  * defining the same name is a programming error and stops the process at start.
@@ -85,7 +85,7 @@ static int cmp_def(const void *a, const void *b)
 static void reg_build(void)
 {
     const resp_command *families[] = {resp_cmds_string, resp_cmds_keys, resp_cmds_conn,
-                                      resp_cmds_server, command_cmds};
+                                      resp_cmds_server, resp_cmds_multi, command_cmds};
     size_t nfam = sizeof families / sizeof families[0];
     size_t ntop = 0, nsub = 0;
     for (size_t f = 0; f < nfam; f++)

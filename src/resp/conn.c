@@ -40,7 +40,12 @@
  *
  * Protocol errors, QUIT and CLIENT KILL of oneself: the reply is queued in order, nothing
  * after it is read, and the conn closes once that reply is written -- Redis's
- * CLIENT_CLOSE_AFTER_REPLY. A peer that half-closes gets every reply it asked for. */
+ * CLIENT_CLOSE_AFTER_REPLY. A peer that half-closes gets every reply it asked for.
+ *
+ * MULTI. Between MULTI and EXEC, dispatch hands each command to cmd_multi.c's queue
+ * instead of running it (+QUEUED at once; a command refused before that flags the
+ * transaction). An EXEC that will run connection commands (SELECT...) is exclusive: every
+ * later command waits for its reply, and starts with the database and protocol it left. */
 #include <errno.h>
 #include <stdarg.h>
 #include <event2/buffer.h>
@@ -167,10 +172,13 @@ static conn_req *pop_head(resp_conn *c)
 
 /* ---- execution order ---------------------------------------------------------------- */
 
-/* True when r must wait for commands before it (resp_int.h's rules). */
+/* True when r must wait for commands before it (resp_int.h's rules, and an exclusive EXEC
+ * in flight holds back everything after it). */
 static bool must_wait(const resp_conn *c, const conn_req *r)
 {
-    if (r->barrier)
+    if (c->nexclusive > 0)
+        return true;
+    if (r->barrier || r->exclusive)
         return c->ndata > 0;
     if (r->nkeys == 0)
         return false;
@@ -209,6 +217,8 @@ static void classify(conn_req *r)
 /* r starts: its keys (or its barrier) now hold back conflicting later commands. */
 static void hold(resp_conn *c, conn_req *r)
 {
+    if (r->exclusive)
+        c->nexclusive++;
     if (r->barrier)
         c->nbarriers++;
     if (r->barrier || r->nkeys)
@@ -220,6 +230,8 @@ static void hold(resp_conn *c, conn_req *r)
 /* r left the FIFO. */
 static void release(resp_conn *c, conn_req *r)
 {
+    if (r->exclusive)
+        c->nexclusive--;
     if (r->barrier)
         c->nbarriers--;
     if (r->barrier || r->nkeys)
@@ -270,6 +282,10 @@ void resp_req_finish(resp_req *req)
     resp_conn *c = req->conn;
     BS_ASSERT(!req->finished);
     req->finished = true;
+    if (r->on_finish) { /* a sub-request: its owner collects it */
+        r->on_finish(r, r->on_finish_arg);
+        return;
+    }
     if (resp_tls_hub == c->hub) {
         /* The loop thread: nothing runs concurrently with us on this conn. */
         if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == REQ_ORPHAN) {
@@ -304,6 +320,57 @@ void resp_req_finish(resp_req *req)
         if (rc == BS_OK)
             return; /* the closure owns our reference */
     }
+    conn_unref(c);
+}
+
+/* ---- continuing a request on the loop thread ------------------------------------------------ */
+
+typedef struct loop_job {
+    resp_req *req;
+    void (*fn)(void *arg, bool alive);
+    void *arg;
+} loop_job;
+
+/* On the loop thread: is the request's connection still there for it? */
+static bool req_alive(resp_req *req)
+{
+    return !req->conn->closed &&
+           __atomic_load_n(&conn_req_of(req)->state, __ATOMIC_ACQUIRE) != REQ_ORPHAN;
+}
+
+static void loop_job_cb(void *arg)
+{
+    loop_job *j = arg;
+    resp_conn *c = j->req->conn;
+    j->fn(j->arg, req_alive(j->req)); /* may finish (and free) the request */
+    bs_free(j);
+    conn_unref(c);
+}
+
+void resp_req_on_loop(resp_req *req, void (*fn)(void *arg, bool alive), void *arg)
+{
+    resp_conn *c = req->conn;
+    if (resp_tls_hub == c->hub) {
+        fn(arg, req_alive(req));
+        return;
+    }
+    /* Hold the conn: the request may be orphaned and freed meanwhile, not the conn. */
+    conn_ref(c);
+    loop_job *j = bs_malloc(sizeof *j);
+    j->req = req;
+    j->fn = fn;
+    j->arg = arg;
+    resp_hub *h = c->hub;
+    int rc = BS_ESTATE;
+    pthread_mutex_lock(&h->mu);
+    if (h->loop)
+        rc = net_loop_post(h->loop, loop_job_cb, j);
+    pthread_mutex_unlock(&h->mu);
+    if (rc == BS_OK)
+        return;
+    /* The loop is gone (server shutdown): the conn was closed, req is an orphan. */
+    bs_free(j);
+    fn(arg, false);
     conn_unref(c);
 }
 
@@ -480,9 +547,20 @@ void resp_conn_set_auth(resp_conn *c, bool authenticated)
 static void run(resp_conn *c, conn_req *r);
 
 /* The reply mode applies when a command starts (CLIENT REPLY OFF / SKIP, Redis's
- * CLIENT_REPLY_OFF and CLIENT_REPLY_SKIP), then it runs. */
+ * CLIENT_REPLY_OFF and CLIENT_REPLY_SKIP), then it runs. A command that waited behind an
+ * EXEC takes the database and protocol that EXEC left (a SELECT or HELLO it ran). */
 static void start(resp_conn *c, conn_req *r)
 {
+    if (r->req.db != c->db || r->req.proto != c->proto) {
+        r->req.db = c->db;
+        r->req.proto = c->proto;
+        r->req.o.proto = c->proto;
+        bs_free(r->keys);
+        r->keys = NULL;
+        r->nkeys = 0;
+        r->barrier = false;
+        classify(r);
+    }
     r->noreply = c->reply_mode == REPLY_OFF || c->reply_mode == REPLY_SKIP;
     if (c->reply_mode == REPLY_SKIP)
         c->reply_mode = REPLY_ON;
@@ -529,6 +607,10 @@ static void dispatch(resp_conn *c, const resp_cmd *cmd)
         }
     }
     if (!d) {
+        /* Inside MULTI a command refused before it could be queued aborts the EXEC
+         * (Redis's rejectCommand -> flagTransaction). */
+        if (c->multi.active)
+            c->multi.dirty = true;
         /* CLIENT REPLY OFF / SKIP silence errors too. */
         r->noreply = c->reply_mode == REPLY_OFF || c->reply_mode == REPLY_SKIP;
         if (c->reply_mode == REPLY_SKIP)
@@ -542,7 +624,22 @@ static void dispatch(resp_conn *c, const resp_cmd *cmd)
     r->req.argv = bs_calloc(cmd->argc, sizeof *r->req.argv);
     for (size_t i = 0; i < cmd->argc; i++)
         resp_parser_detach_arg(&c->parser, i, &r->req.argv[i]);
+    const resp_cmd_def *top = d->parent ? d->parent : d;
+    if (c->multi.active && !(top->c->flags & RESP_CMD_MULTI_CTL)) {
+        /* Queued (or refused) with its reply at once; runs at EXEC. */
+        resp_multi_queue(c, r, d, r->req.argc, r->req.argv);
+        bs_free(r->req.argv);
+        r->req.argv = NULL;
+        r->req.argc = 0;
+        r->noreply = c->reply_mode == REPLY_OFF || c->reply_mode == REPLY_SKIP;
+        if (c->reply_mode == REPLY_SKIP)
+            c->reply_mode = REPLY_ON;
+        r->state = REQ_DONE;
+        r->req.finished = true;
+        return;
+    }
     classify(r);
+    r->exclusive = resp_multi_wants_exclusive(c, d);
     if (must_wait(c, r)) {
         c->stalled = r;
         return;
@@ -796,6 +893,7 @@ void resp_conn_close(resp_conn *c)
     bs_free(c->lib_name);
     bs_free(c->lib_ver);
     c->name = c->lib_name = c->lib_ver = NULL;
+    resp_multi_reset(c);
     resp_keyset_free(&c->held);
     conn_unref(c);
 }
@@ -867,6 +965,8 @@ void resp_conn_describe(const resp_conn *c, bs_buf *out)
         flags[nf++] = 'e';
     if (c->no_touch)
         flags[nf++] = 'T';
+    if (c->multi.active)
+        flags[nf++] = 'x'; /* in a MULTI/EXEC context */
     if (nf == 0)
         flags[nf++] = 'N';
     flags[nf] = '\0';
@@ -888,12 +988,13 @@ void resp_conn_describe(const resp_conn *c, bs_buf *out)
     size_t tot = sizeof *c + rbs + omem + c->argv_mem;
     appendf(out,
             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%u "
-            "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 "
+            "sub=0 psub=0 ssub=0 multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 "
             "rbs=%zu rbp=%zu obl=0 oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
             "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s",
             (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
             (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags,
-            c->db, qbuf, qfree, c->argv_mem, rbs, c->qbuf_peak, oll, omem, tot, events,
+            c->db, c->multi.active ? (long long)c->multi.nq : -1LL, qbuf, qfree, c->argv_mem,
+            rbs, c->qbuf_peak, oll, omem, tot, events,
             c->last_cmd ? c->last_cmd->fullname : "NULL", c->proto, c->lib_name ? c->lib_name : "",
             c->lib_ver ? c->lib_ver : "");
 }

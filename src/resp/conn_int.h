@@ -86,6 +86,13 @@ typedef struct conn_req {
     bool close_after;        /* QUIT, protocol error, CLIENT KILL of self */
     bool rejected;           /* refused before running (arity, NOAUTH): rejected_calls */
     bool barrier;            /* a data command without declared keys: runs alone */
+    bool exclusive;          /* an EXEC that changes connection state: every later command
+                              * waits until its reply left (see conn.c) */
+    /* A sub-request (cmd_multi.c runs connection commands queued in MULTI this way): never
+     * in a FIFO; resp_req_finish calls on_finish(r, on_finish_arg) instead, on whatever
+     * thread finishes it. */
+    void (*on_finish)(struct conn_req *r, void *arg);
+    void *on_finish_arg;
     uint64_t *keys;          /* hashes of the keys it holds while in the FIFO (owned) */
     size_t nkeys;
     int64_t start_us;
@@ -96,6 +103,47 @@ static inline conn_req *conn_req_of(resp_req *r)
 {
     return (conn_req *)r;
 }
+
+/* ---- MULTI/EXEC state of a connection (cmd_multi.c) ------------------------------------ */
+
+/* A command queued between MULTI and EXEC. */
+typedef struct resp_queued {
+    const resp_cmd_def *def;
+    size_t argc;
+    bs_buf *argv; /* owned */
+} resp_queued;
+
+/* A key WATCH recorded: what its newest version was (client_watch_get). */
+typedef struct resp_watched {
+    uint32_t db;
+    bs_buf key; /* owned */
+    client_watch w;
+} resp_watched;
+
+typedef struct resp_multi_state {
+    bool active; /* between MULTI and EXEC/DISCARD (Redis's CLIENT_MULTI) */
+    bool dirty;  /* a command failed to queue: EXEC aborts (CLIENT_DIRTY_EXEC) */
+    resp_queued *q; /* nq entries, owned; not filled once dirty, as Redis */
+    size_t nq, capq;
+    resp_watched *w; /* nw entries, owned; distinct (db, key) */
+    size_t nw, capw;
+} resp_multi_state;
+
+/* Inside MULTI, dispatch hands every command that is not RESP_CMD_MULTI_CTL here instead of
+ * running it: queued with +QUEUED, or refused (NO_MULTI) with the transaction flagged. The
+ * reply is written into r->req.o; argv (argc entries) is taken. Loop thread. */
+void resp_multi_queue(resp_conn *c, conn_req *r, const resp_cmd_def *d, size_t argc,
+                      bs_buf *argv);
+/* Whether the EXEC d about to run on c must be exclusive (it runs connection commands
+ * whose effects later commands must see). Loop thread. */
+bool resp_multi_wants_exclusive(const resp_conn *c, const resp_cmd_def *d);
+/* Drops the queue, the flags and every watched key (DISCARD, RESET, close). */
+void resp_multi_reset(resp_conn *c);
+
+/* Runs fn(arg, alive) on the loop thread of req's connection: at once when called there,
+ * else posted. alive says the connection is open and req not orphaned (only then may fn
+ * touch req->conn or req->srv); fn must finish req eventually either way. Any thread. */
+void resp_req_on_loop(resp_req *req, void (*fn)(void *arg, bool alive), void *arg);
 
 /* ---- connections (conn.c) ------------------------------------------------------------- */
 
@@ -149,8 +197,10 @@ struct resp_conn {
      * started (a multiset, open addressing), barriers among them, and the parsed command
      * waiting for them. Invariant: stalled is NULL or the FIFO's tail. */
     resp_keyset held;
-    size_t nbarriers, ndata;
+    size_t nbarriers, ndata, nexclusive;
     conn_req *stalled;
+
+    resp_multi_state multi; /* MULTI/EXEC and WATCH (cmd_multi.c) */
 
     char addr[64], laddr[64];
     char *name, *lib_name, *lib_ver; /* owned; NULL when unset */

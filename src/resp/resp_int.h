@@ -67,6 +67,9 @@ typedef void (*resp_cmd_fn)(resp_req *req);
 #define RESP_CMD_PUBSUB 0x0200u
 #define RESP_CMD_NO_MULTI 0x0400u /* refused inside MULTI (once MULTI exists) */
 #define RESP_CMD_BARRIER 0x0800u  /* runs alone, as a keyless data command does (below) */
+#define RESP_CMD_MULTI_CTL 0x1000u /* runs at once inside MULTI instead of being queued
+                                    * (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET: Redis's
+                                    * processCommand list) */
 
 /* Execution order within a connection (conn.c). Pipelined commands run concurrently, yet
  * each sees the effects of the ones sent before it, as in Redis:
@@ -97,6 +100,7 @@ extern const resp_command resp_cmds_string[];
 extern const resp_command resp_cmds_keys[];
 extern const resp_command resp_cmds_conn[];   /* connection commands */
 extern const resp_command resp_cmds_server[]; /* server commands */
+extern const resp_command resp_cmds_multi[];  /* MULTI EXEC DISCARD WATCH UNWATCH */
 
 /* ---- argument helpers (util.c), Redis's exact rules and error texts -------------------- */
 
@@ -119,6 +123,87 @@ bool resp_glob_match(bs_slice pattern, bs_slice str, bool nocase);
 /* Replies with the error of a failed client call (its msg, Redis's text for Redis kinds)
  * and finishes req. */
 void resp_reply_client_error(resp_req *req, const client_result *res);
+
+/* ---- arguments and replies of the string and key commands ------------------------------
+ *
+ * Shared by the raw handlers (cmd_string.c, cmd_keys.c) and the transaction executor
+ * (exec_cmds.c), so a command checks its arguments the same way, in Redis 7's order and
+ * with its texts, whether it runs alone or inside MULTI/EXEC. A parser returns true with
+ * its outputs filled, or false after writing Redis's error reply into req->o (and nothing
+ * else: the caller finishes). They read only req's arguments; "now" is the wall clock. */
+
+typedef struct resp_set_args {
+    txn_rmw_params p; /* TXN_RMW_SET: arg = the value (borrowed from req), flags, expiry */
+    bool blind;       /* no NX/XX/GET/KEEPTTL/EXAT/PXAT: a plain put with ttl_ms */
+    uint64_t ttl_ms;  /* blind: relative TTL in ms, 0 = none */
+    bool get;         /* the GET option: reply the old value */
+} resp_set_args;
+/* SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT t|KEEPTTL]. */
+bool resp_args_set(resp_req *req, resp_set_args *a);
+/* SETEX key seconds value (seconds) / PSETEX key ms value: *ttl_ms. */
+bool resp_args_setex(resp_req *req, bool seconds, uint64_t *ttl_ms);
+
+typedef struct resp_getex_args {
+    bool plain;       /* no option: exactly GET */
+    txn_rmw_params p; /* TXN_RMW_GETEX */
+    /* A bad expire argument is an error only for a key that exists (Redis looks the key up
+     * first): 0 none, else the deferred error for resp_reply_getex_deferred. */
+    int deferred;
+} resp_getex_args;
+/* GETEX key [EX|PX|EXAT|PXAT t|PERSIST]: false only for a syntax error. */
+bool resp_args_getex(resp_req *req, resp_getex_args *a);
+void resp_reply_getex_deferred(resp_out *o, int deferred);
+
+/* GETRANGE/SUBSTR key start end. */
+bool resp_args_getrange(resp_req *req, long long *start, long long *end);
+/* The GETRANGE reply for value (empty for a missing key). */
+void resp_reply_getrange(resp_out *o, bs_slice value, long long start, long long end);
+/* SETRANGE key offset value: TXN_RMW_SETRANGE. */
+bool resp_args_setrange(resp_req *req, txn_rmw_params *p);
+
+typedef enum resp_incr_kind {
+    RESP_INCR, RESP_DECR, RESP_INCRBY, RESP_DECRBY, RESP_INCRBYFLOAT
+} resp_incr_kind;
+/* INCR/DECR key, INCRBY/DECRBY key n, INCRBYFLOAT key f: TXN_RMW_INCRBY/INCRBYFLOAT. */
+bool resp_args_incr(resp_req *req, resp_incr_kind kind, txn_rmw_params *p);
+/* MSET/MSETNX: the key/value pairs are complete. */
+bool resp_args_mset(resp_req *req, bool nx);
+
+/* EXPIRE key t [NX|XX|GT|LT] and PEXPIRE/EXPIREAT/PEXPIREAT: TXN_RMW_EXPIRE. */
+bool resp_args_expire(resp_req *req, bool relative, bool seconds, txn_rmw_params *p);
+/* COPY src dst [DB n] [REPLACE] (databases: the server's count, read on the loop thread):
+ * *replace. Refuses another database and src == dst as cmd_keys.c explains. */
+bool resp_args_copy(resp_req *req, long long databases, bool *replace);
+
+/* How a read-modify-write's result becomes a reply. */
+typedef enum resp_rmw_reply {
+    RESP_RMW_OLD,      /* the old value, or null (GETSET, GETDEL, GETEX, SET ... GET) */
+    RESP_RMW_INT,      /* the integer (INCR family, APPEND, SETRANGE) */
+    RESP_RMW_APPLIED,  /* 1 or 0 (SETNX, EXPIRE family, PERSIST) */
+    RESP_RMW_SET_COND, /* +OK, or null when NX/XX refused (SET NX/XX) */
+    RESP_RMW_FLOAT,    /* the new value as a bulk (INCRBYFLOAT) */
+} resp_rmw_reply;
+void resp_reply_rmw(resp_out *o, resp_rmw_reply kind, const txn_rmw_result *r);
+
+/* MGET's reply: argv[1..] of req matched up with pairs (the live ones, in request order). */
+void resp_reply_mget(resp_out *o, const resp_req *req, const txn_pairs *pairs);
+
+typedef enum resp_ttl_kind {
+    RESP_TTL_S, RESP_TTL_MS, RESP_EXPIRETIME_S, RESP_EXPIRETIME_MS
+} resp_ttl_kind;
+/* TTL family: -2 when !found, -1 without TTL, else from ttl_ms (the remaining ms). */
+void resp_reply_ttl(resp_out *o, resp_ttl_kind kind, bool found, uint64_t ttl_ms);
+
+/* ---- MULTI/EXEC (cmd_multi.c, exec.c, exec_cmds.c) -------------------------------------- */
+
+/* Runs req's command (one of the multi-key commands Redis makes atomic: MSET, MSETNX, DEL,
+ * UNLINK, EXISTS, TOUCH, MGET, RENAME, RENAMENX, COPY) as a transaction of its own: the
+ * path those take when their keys span Regions. Replies exactly as the command alone and
+ * finishes req. databases as resp_args_copy's. Uses only req's own fields and the client
+ * (req->client), so it may be called on any thread, from a client callback. */
+void resp_exec_single(resp_req *req, long long databases);
+/* Whether a client result is client_multi's refusal of keys spanning Regions. */
+bool resp_is_crossregion(const client_result *res);
 
 /* ---- key-family helpers (cmd_keys.c, cmd_scan.c, scan_cursor.c) ------------------------ */
 

@@ -339,7 +339,8 @@ static const cluster_peer *peer_on_store(const cluster_region *r, uint64_t store
 /* A region error of kind k about op->region (refreshed from the store), with the data a
  * client needs: NotLeader's leader, EpochNotMatch's current region, KeyNotInRegion's
  * bounds. Used when only a code is known (a write's asynchronous failure, a ReadIndex). */
-static void reply_kind(srv_tikv_op *op, cluster_region_error_kind k, const char *message)
+static void reply_kind_reason(srv_tikv_op *op, cluster_region_error_kind k,
+                              const char *message, const char *reason)
 {
     cluster_region_error e;
     cluster_region_error_init(&e);
@@ -368,11 +369,19 @@ static void reply_kind(srv_tikv_op *op, cluster_region_error_kind k, const char 
         bs_buf_set(&e.start_key, cur.start_key.ptr, cur.start_key.len);
         bs_buf_set(&e.end_key, cur.end_key.ptr, cur.end_key.len);
     } else if (k == CLUSTER_RERR_SERVER_IS_BUSY) {
-        snprintf(e.reason, sizeof e.reason, "%s", message && *message ? message : "server is busy");
+        snprintf(e.reason, sizeof e.reason, "%s",
+                 reason && *reason ? reason
+                 : message && *message ? message
+                                       : "server is busy");
     }
     reply_rerr(op, &e, message);
     pd_region_deinit(&cur);
     cluster_region_error_deinit(&e);
+}
+
+static void reply_kind(srv_tikv_op *op, cluster_region_error_kind k, const char *message)
+{
+    reply_kind_reason(op, k, message, NULL);
 }
 
 bool srv_tikv_check_context(srv_tikv_op *op)
@@ -535,6 +544,12 @@ void srv_tikv_reply_txn_error(srv_tikv_op *op, const txn_error *e)
             return;
         }
         reply_kind(op, CLUSTER_RERR_SERVER_IS_BUSY, e->msg);
+        return;
+    case TXN_ERR_KEY_IS_LOCKED:
+        /* A live transaction's Percolator lock on the key: nothing was done. ServerIsBusy
+         * makes the client back off and retry; the message keeps the lock's details. */
+        reply_kind_reason(op, CLUSTER_RERR_SERVER_IS_BUSY, e->msg,
+                          txn_error_kind_text(TXN_ERR_KEY_IS_LOCKED));
         return;
     case TXN_ERR_PROPOSAL_FAILED:
     case TXN_ERR_CHAIN_BROKEN: {

@@ -171,7 +171,8 @@ static void on_role_change(void *arg, uint64_t region_id, bool is_leader)
 
 /* Closes whatever is open, in reverse order. Used by close and by a failed open.
  *  - The worker stops its periodic jobs first: a GC pass proposes into the store, so none
- *    may run once the store starts closing.
+ *    may run once the store starts closing. Its timers (the txn store's lock waits) are
+ *    cancelled too: a fired wait may propose.
  *  - The store closes next: its thread stops (no more role changes) and pending proposals
  *    fail, running their callbacks (txn's and GC's) inside cluster_store_close.
  *  - The worker then drains its queue (answering every queued fetch; PD is still open) and
@@ -181,6 +182,9 @@ static void on_role_change(void *arg, uint64_t region_id, bool is_leader)
 static void node_teardown(srv_node *n)
 {
     srv_worker_set_phase(n, SRV_WORKER_IDLE);
+    /* Lock waits end (cancelled: they answer without proposing) before the proposer goes
+     * away, as txn_store_set_timer requires; later ones are cancelled at once. */
+    srv_worker_cancel_timers(n);
     cluster_store_close(n->store);
     n->store = NULL;
     srv_worker_set_phase(n, SRV_WORKER_STOPPING);
@@ -275,6 +279,8 @@ static void open_txn(srv_node *n)
     tc.propose = txn_cluster_propose;
     tc.propose_arg = n->store;
     n->txn = txn_store_new(&tc);
+    /* Raw writes blocked by a live transaction's lock wait with backoff on the worker. */
+    txn_store_set_timer(n->txn, srv_worker_after, n, 0);
     atomic_store(&n->txn_live, n->txn);
     /* A Region may have become leader while the store opened, before the txn store (and
      * its max_ts) existed, so that role change synced nothing: do what it would have done.

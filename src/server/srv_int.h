@@ -32,6 +32,14 @@ typedef enum srv_worker_phase {
     SRV_WORKER_STOPPED,
 } srv_worker_phase;
 
+/* One pending txn_after_fn request (the txn store's lock waits). */
+typedef struct srv_timer {
+    int64_t due_ms; /* mono clock */
+    txn_timer_fn fn;
+    void *fn_arg;
+    struct srv_timer *next;
+} srv_timer;
+
 typedef struct srv_worker {
     pthread_t thread;
     bool started;
@@ -49,6 +57,8 @@ typedef struct srv_worker {
     uint64_t sweep_safe_point;
     bs_buf cursor;
     int gc_inflight; /* guarded by mu: GC proposals not yet done */
+    srv_timer *timers;   /* guarded by mu: pending timers, sorted by due_ms */
+    bool timers_closed;  /* guarded by mu: fire every timer (pending or new) cancelled */
 } srv_worker;
 
 /* A Region this store leads, and whether the leader-change rule has run for the current
@@ -100,6 +110,13 @@ void srv_worker_deinit(srv_node *n);
 /* txn_tso_fetch_fn over PD's TSO: queues the request for the worker thread. */
 void srv_worker_tso_fetch(void *arg, uint32_t count, txn_tso_done_fn done, void *done_arg);
 void srv_worker_trigger_gc(srv_node *n);
+/* The txn store's timer (txn_after_fn, arg = the node): fn runs on the worker thread about
+ * ms later, in any phase, never before this returns. */
+void srv_worker_after(void *arg, uint64_t ms, txn_timer_fn fn, void *fn_arg);
+/* Fires every pending timer cancelled (on the caller's thread), and every later one
+ * cancelled as soon as the worker sees it. Call before the store closes: a fired timer may
+ * propose, a cancelled one does not. */
+void srv_worker_cancel_timers(srv_node *n);
 
 /* ---- gc.c ---- */
 /* Runs one pass from the worker's cursor at safe_point and proposes its deletes, one batch

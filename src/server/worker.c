@@ -13,7 +13,10 @@
  *   - the sweep: bounded txn_gc_pass chunks (gc.c), one at a time: the next chunk starts
  *     only when every proposal of the previous one is done, so GC never floods the
  *     raftstore and a failure stops the sweep until the next tick.
- * Fetches always go first: a write waiting for timestamps matters more than GC.
+ * Fetches always go first: a write waiting for timestamps matters more than GC. It also
+ * is the txn store's timer (srv_worker_after): a raw write blocked by a live transaction's
+ * lock re-checks it when its timer fires, in any phase; srv_worker_cancel_timers fires
+ * them all cancelled before the store closes.
  *
  * Phases (srv_int.h) let the owner stop the periodic jobs before it closes the store and
  * stop the thread only after the store is closed: fetches keep being answered until then. */
@@ -154,6 +157,50 @@ void srv_gc_proposal_done(srv_node *n, int code, size_t deletes, const bs_err *e
     pthread_mutex_unlock(&w->mu);
 }
 
+/* ---- timers (the txn store's lock waits) ------------------------------------------------- */
+
+void srv_worker_after(void *arg, uint64_t ms, txn_timer_fn fn, void *fn_arg)
+{
+    srv_node *n = arg;
+    srv_worker *w = &n->worker;
+    srv_timer *t = bs_calloc(1, sizeof(*t));
+    if (ms > INT32_MAX)
+        ms = INT32_MAX;
+    t->due_ms = bs_clock_mono_ms() + (int64_t)ms;
+    t->fn = fn;
+    t->fn_arg = fn_arg;
+    pthread_mutex_lock(&w->mu);
+    srv_timer **pp = &w->timers;
+    while (*pp && (*pp)->due_ms <= t->due_ms)
+        pp = &(*pp)->next;
+    t->next = *pp;
+    *pp = t;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Fires a list of timers taken off the queue, without w->mu. */
+static void fire_timers(srv_timer *t, bool cancelled)
+{
+    while (t) {
+        srv_timer *next = t->next;
+        t->fn(t->fn_arg, cancelled);
+        bs_free(t);
+        t = next;
+    }
+}
+
+void srv_worker_cancel_timers(srv_node *n)
+{
+    srv_worker *w = &n->worker;
+    pthread_mutex_lock(&w->mu);
+    w->timers_closed = true;
+    srv_timer *t = w->timers;
+    w->timers = NULL;
+    pthread_mutex_unlock(&w->mu);
+    fire_timers(t, true);
+}
+
 /* ---- the thread ---------------------------------------------------------------------------- */
 
 static void cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
@@ -192,6 +239,17 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&w->mu);
             continue;
         }
+        /* 1b. Timers that are due (or all of them once cancelled), one at a time. */
+        if (w->timers && (w->timers_closed || w->timers->due_ms <= bs_clock_mono_ms())) {
+            srv_timer *t = w->timers;
+            w->timers = t->next;
+            t->next = NULL;
+            bool cancelled = w->timers_closed;
+            pthread_mutex_unlock(&w->mu);
+            fire_timers(t, cancelled);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
         /* 2. Acknowledge the phase (the queue is empty now, so STOPPING may exit). */
         if (w->seen != w->phase) {
             w->seen = w->phase;
@@ -200,7 +258,10 @@ static void *worker_main(void *arg)
         if (w->phase == SRV_WORKER_STOPPING)
             break;
         if (w->phase != SRV_WORKER_RUNNING) {
-            pthread_cond_wait(&w->cv, &w->mu);
+            if (w->timers)
+                cond_wait_ms(&w->cv, &w->mu, w->timers->due_ms - bs_clock_mono_ms());
+            else
+                pthread_cond_wait(&w->cv, &w->mu);
             continue;
         }
         /* 3. Periodic jobs, one at a time, re-checking the queue and phase between them. */
@@ -233,6 +294,8 @@ static void *worker_main(void *arg)
         int64_t next = w->next_tso_tick_ms;
         if (!w->sweeping && w->gc_inflight == 0 && w->next_gc_tick_ms < next)
             next = w->next_gc_tick_ms;
+        if (w->timers && w->timers->due_ms < next)
+            next = w->timers->due_ms;
         cond_wait_ms(&w->cv, &w->mu, next - now);
     }
     pthread_mutex_unlock(&w->mu);
@@ -277,7 +340,12 @@ void srv_worker_set_phase(srv_node *n, srv_worker_phase phase)
         srv_tso_req *r = w->head;
         w->head = w->tail = NULL;
         w->phase = w->seen = SRV_WORKER_STOPPED;
+        /* So are timers that slipped in: nothing will fire them now. */
+        srv_timer *t = w->timers;
+        w->timers = NULL;
+        w->timers_closed = true;
         pthread_mutex_unlock(&w->mu);
+        fire_timers(t, true);
         while (r) {
             srv_tso_req *next = r->next;
             serve_fetch(n, r);
@@ -298,7 +366,7 @@ void srv_worker_trigger_gc(srv_node *n)
 void srv_worker_deinit(srv_node *n)
 {
     srv_worker *w = &n->worker;
-    BS_ASSERT(!w->started && !w->head);
+    BS_ASSERT(!w->started && !w->head && !w->timers);
     bs_buf_free(&w->cursor);
     pthread_cond_destroy(&w->cv);
     pthread_cond_destroy(&w->seen_cv);

@@ -4,31 +4,41 @@
  *
  * Life of a write command (txn_cmd):
  *   start   copy the request; queue on the latches of its keys (latches.c);
- *   run     (latches held) link one pending record per key in the lock table, read the
- *           current value (the newest pending write of the key when there is one, else the
- *           engine), run the action, pick ts above the causal ts, max_ts and every
- *           version seen; mark the records PROPOSED with the value they will write; hand
- *           the batch to the proposer;
+ *   run     (latches held) link one pending record per key in the lock table, then take
+ *           the engine snapshot (in that order: see read_current) and look for a
+ *           Percolator lock on each key (one point read each; raw_lock.c): if there is
+ *           one, unlink again, release the latches, resolve it and run again (or wait for
+ *           a live txn, then give up with TXN_ERR_KEY_IS_LOCKED). Otherwise read the
+ *           current value (the newest pending write of the key when there is one, else
+ *           the snapshot), run the action, pick ts above the causal ts, max_ts
+ *           and every version seen; move the records to PROPOSED with the value they will
+ *           write -- unless a predecessor failed meanwhile -- and hand the batch to the
+ *           proposer;
  *   release the latches as soon as the proposer has the batch. The lock-table records,
  *           not the latches, protect the key until apply: that is what lets the next
  *           read-modify-write of a hot key read the pending value and propose right behind
  *           it instead of waiting for the apply (chaining; DESIGN.md "Data model");
  *   done    the proposer reports apply (records unlinked, result delivered) or failure
  *           (records and every record chained behind them unlinked; their commands fail
- *           with TXN_ERR_CHAIN_BROKEN).
+ *           with TXN_ERR_CHAIN_BROKEN and the failure's code, txn.h "Chained writes").
  * A command that writes nothing (a failed CAS, SETNX on a live key, an INCR error) leaves
  * a NOOP record and answers once everything ahead of it applied.
  *
- * Lifetime: refs counts the run in progress, an outstanding proposal and each linked
- * record; whoever unlinks a record (the owner through txn_cm_pending_done returning true,
- * or the manager through notify) drops its ref. The result is delivered exactly once
- * (atomic flag).
+ * A predecessor may fail at any point of a run: the lock table then flags our CHOOSING
+ * records broken instead of unlinking them under our feet, and the settle step (propose or
+ * noop) reports it, so the run fails the command itself (concurrency_manager.c).
+ *
+ * Lifetime: refs counts the run in progress (or the lock resolution or wait standing in
+ * for the next run), an outstanding proposal and each linked record; whoever unlinks a
+ * record (the owner through txn_cm_pending_done/fail returning true, or the manager
+ * through notify) drops its ref. The result is delivered exactly once (atomic flag).
  *
  * Latch wake-ups run the woken command on the releasing thread. A thread-local trampoline
  * turns what would be recursion (a run releases latches, which runs the next command,
  * which releases...) into a loop, so a queue of 10 000 commands on one key needs no deep
  * stack. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/assert.h"
@@ -38,8 +48,10 @@
 
 struct txn_store {
     txn_store_config cfg;
+    txn_store_timer timer; /* set before the first command, read-only afterwards */
     txn_cm *cm;
     txn_latches *latches;
+    txn_raw_locks *locks;
 };
 
 typedef enum cmd_kind { CMD_WRITE, CMD_CAS, CMD_RMW, CMD_DELETE_RANGE } cmd_kind;
@@ -58,6 +70,7 @@ typedef struct txn_cmd {
     txn_latch_lock latch;
     bool latch_inited;
     txn_pending *recs; /* n records */
+    txn_lock_wait wait; /* a Percolator lock met by a run, and the wait for it */
     txn_result res;
     txn_done_fn cb;
     void *cb_arg;
@@ -71,8 +84,10 @@ txn_store *txn_store_new(const txn_store_config *cfg)
     txn_store *s = bs_calloc(1, sizeof(*s));
     BS_ASSERT(cfg->engine && cfg->causal_ts && cfg->propose);
     s->cfg = *cfg;
+    s->timer.lock_wait_ms = TXN_LOCK_WAIT_MS_DEFAULT;
     s->cm = txn_cm_new();
     s->latches = txn_latches_new(cfg->latch_slots ? cfg->latch_slots : 2048);
+    s->locks = txn_raw_locks_new();
     return s;
 }
 
@@ -80,6 +95,7 @@ void txn_store_free(txn_store *s)
 {
     if (!s)
         return;
+    txn_raw_locks_free(s->locks);
     txn_latches_free(s->latches);
     txn_cm_free(s->cm);
     bs_free(s);
@@ -105,6 +121,42 @@ const txn_store_config *txn_store_get_config(const txn_store *s)
     return &s->cfg;
 }
 
+txn_raw_locks *txn_store_raw_locks(txn_store *s)
+{
+    return s->locks;
+}
+
+void txn_store_set_timer(txn_store *s, txn_after_fn after, void *after_arg,
+                         uint64_t lock_wait_ms)
+{
+    s->timer.after = after;
+    s->timer.after_arg = after_arg;
+    s->timer.lock_wait_ms = lock_wait_ms ? lock_wait_ms : TXN_LOCK_WAIT_MS_DEFAULT;
+}
+
+const txn_store_timer *txn_store_get_timer(const txn_store *s)
+{
+    return &s->timer;
+}
+
+/* ---- the test seam ---------------------------------------------------------------------- */
+
+static _Atomic(txn_fp_fn) fp_before_settle;
+static _Atomic(void *) fp_before_settle_arg;
+
+void txn_fp_set_before_settle(txn_fp_fn fn, void *arg)
+{
+    atomic_store(&fp_before_settle_arg, arg);
+    atomic_store(&fp_before_settle, fn);
+}
+
+static void fp_run_before_settle(void)
+{
+    txn_fp_fn fn = atomic_load(&fp_before_settle);
+    if (fn)
+        fn(atomic_load(&fp_before_settle_arg));
+}
+
 /* ---- command objects ------------------------------------------------------------------ */
 
 static txn_cmd *cmd_new(txn_store *s, cmd_kind kind, size_t n, txn_done_fn cb, void *arg)
@@ -118,6 +170,7 @@ static txn_cmd *cmd_new(txn_store *s, cmd_kind kind, size_t n, txn_done_fn cb, v
     c->recs = bs_calloc(n ? n : 1, sizeof(txn_pending));
     c->cb = cb;
     c->cb_arg = arg;
+    txn_lock_wait_init(&c->wait);
     txn_error_clear(&c->res.error);
     txn_rmw_result_init(&c->res.rmw);
     atomic_init(&c->refs, 1);
@@ -135,6 +188,7 @@ static void cmd_free(txn_cmd *c)
     }
     if (c->latch_inited)
         txn_latch_lock_deinit(&c->latch);
+    txn_lock_wait_deinit(&c->wait);
     bs_free(c->keys);
     bs_free(c->writes);
     bs_free(c->recs);
@@ -172,12 +226,33 @@ static bool deliver(txn_cmd *c, int code, txn_error_kind kind, const char *detai
     return true;
 }
 
-/* Unlinks every record of c still linked (as failed), dropping their refs. */
-static void unlink_all(txn_cmd *c, bool ok)
+/* Delivers a copy of e (e may be c->res.error itself). */
+static void deliver_error(txn_cmd *c, const txn_error *e)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (txn_cm_pending_done(c->s->cm, &c->recs[i], ok))
+    txn_error copy = *e;
+    (void)deliver(c, copy.code, copy.kind, copy.msg);
+}
+
+/* Fails c because a write it chained on failed with code (txn.h "Chained writes"). */
+static void deliver_chain_broken(txn_cmd *c, int code)
+{
+    char detail[BS_ERR_MSG_MAX];
+    BS_ASSERT(code != BS_OK);
+    snprintf(detail, sizeof detail, "%s (%s)", txn_error_kind_text(TXN_ERR_CHAIN_BROKEN),
+             bs_strerror(code));
+    (void)deliver(c, code, TXN_ERR_CHAIN_BROKEN, detail);
+}
+
+/* Takes every record of c still linked out of the table, dropping their refs: code BS_OK
+ * = the batch applied, else its failure (passed on to whatever chained behind). */
+static void unlink_all(txn_cmd *c, int code)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        bool unlinked = code == BS_OK ? txn_cm_pending_done(c->s->cm, &c->recs[i], true)
+                                      : txn_cm_pending_fail(c->s->cm, &c->recs[i], code);
+        if (unlinked)
             cmd_unref(c);
+    }
 }
 
 /* The lock table reports a record of c that left it because of others. */
@@ -185,10 +260,14 @@ static void on_record(void *owner, txn_pending *rec, bool ok)
 {
     txn_cmd *c = owner;
     if (ok) {
+        BS_ASSERT(rec->state == TXN_PENDING_NOOP); /* only NOOPs complete through here */
         (void)deliver(c, BS_OK, TXN_ERR_NONE, NULL); /* a NOOP whose predecessors applied */
     } else {
-        unlink_all(c, false);
-        (void)deliver(c, BS_EPROPOSAL_DROPPED, TXN_ERR_CHAIN_BROKEN, NULL);
+        /* A CHOOSING record is flagged broken instead: our run reports that itself. */
+        BS_ASSERT(rec->state != TXN_PENDING_CHOOSING && rec->fail_code != BS_OK);
+        int code = rec->fail_code;
+        unlink_all(c, code); /* our other keys: what chained on them fails the same way */
+        deliver_chain_broken(c, code);
     }
     cmd_unref(c); /* the record's ref */
 }
@@ -197,62 +276,71 @@ static void on_proposal_done(void *arg, int code, const bs_err *err)
 {
     txn_cmd *c = arg;
     if (code == BS_OK) {
-        unlink_all(c, true);
+        unlink_all(c, BS_OK);
         if (!deliver(c, BS_OK, TXN_ERR_NONE, NULL))
             BS_LOG_ERROR("chained raw write applied after an earlier write of its key failed",
                          "ts=%llu", (unsigned long long)c->res.ts);
     } else {
-        unlink_all(c, false);
+        unlink_all(c, code);
         (void)deliver(c, code, TXN_ERR_PROPOSAL_FAILED, err ? err->msg : NULL);
     }
     cmd_unref(c); /* the proposal's ref */
 }
 
-/* Hands b to the proposer; on refusal fails c. Takes ownership of b either way. */
+/* Hands b to the proposer; on refusal fails c. Takes ownership of b either way. Unless c
+ * is a delete-range, its records are in flight (txn_cm_pending_propose_begin) and this
+ * ends the flight once the proposer has answered. */
 static void propose(txn_cmd *c, kv_batch *b)
 {
     bs_err err;
     int rc;
     bs_err_clear(&err);
-    cmd_ref(c);
+    cmd_ref(c); /* the proposal's ref */
     rc = c->s->cfg.propose(c->s->cfg.propose_arg, b, on_proposal_done, c, &err);
+    if (c->kind != CMD_DELETE_RANGE) /* the run's ref keeps c (and recs) alive here */
+        txn_cm_pending_propose_end(c->s->cm, c->recs, c->n);
     if (rc != BS_OK) {
         kv_batch_free(b);
-        unlink_all(c, false);
+        unlink_all(c, rc);
         (void)deliver(c, rc, TXN_ERR_PROPOSAL_FAILED, err.msg);
         cmd_unref(c);
     }
 }
 
-/* The current value of key for c: the newest pending write, else the engine's newest. */
-static int read_current(txn_cmd *c, kv_snapshot *snap, size_t i, uint64_t now, txn_cur *cur,
-                        uint64_t *floor)
+/* Links c's record of key i at the tail of the key's chain; *prev receives the newest
+ * pending write before it (caller deinits prev->write). */
+static void link_record(txn_cmd *c, size_t i, txn_pending_view *prev)
 {
-    txn_pending_view prev;
-    bs_err err;
-    int rc;
-    bs_err_clear(&err);
     cmd_ref(c); /* the record's ref */
     c->recs[i].owner = c;
     c->recs[i].notify = on_record;
-    txn_cm_pending_link(c->s->cm, bs_buf_slice(&c->keys[i]), &c->recs[i], &prev);
-    rc = txn_mvcc_read_newest(c->s->cfg.engine, snap, bs_buf_slice(&c->keys[i]), now, cur, &err);
-    if (rc != BS_OK) {
-        txn_write_deinit(&prev.write);
+    txn_cm_pending_link(c->s->cm, bs_buf_slice(&c->keys[i]), &c->recs[i], prev);
+}
+
+/* The current value of key i for c: the newest pending write before its record (prev),
+ * else the engine's newest. snap must be taken after the record was linked: a write that
+ * applied and left the chain before the link is then in the snapshot, one still in the
+ * chain is in prev, so no acknowledged write is missed. */
+static int read_current(txn_cmd *c, kv_snapshot *snap, size_t i, const txn_pending_view *prev,
+                        uint64_t now, txn_cur *cur, uint64_t *floor)
+{
+    bs_err err;
+    bs_err_clear(&err);
+    int rc = txn_mvcc_read_newest(c->s->cfg.engine, snap, bs_buf_slice(&c->keys[i]), now, cur,
+                                  &err);
+    if (rc != BS_OK)
         return txn_error_from_bs(&c->res.error, &err);
-    }
     if (cur->newest_ts > *floor)
         *floor = cur->newest_ts;
-    if (prev.present) {
-        const txn_write *w = &prev.write;
-        if (prev.ts > *floor)
-            *floor = prev.ts;
+    if (prev->present) {
+        const txn_write *w = &prev->write;
+        if (prev->ts > *floor)
+            *floor = prev->ts;
         cur->exists = w->kind == TXN_WRITE_PUT && !(w->expire_ms && w->expire_ms <= now);
         cur->has_expire = cur->exists && w->expire_ms != 0;
         cur->expire_ms = w->expire_ms;
         bs_buf_set(&cur->value, w->value.ptr, cur->exists ? w->value.len : 0);
     }
-    txn_write_deinit(&prev.write);
     return BS_OK;
 }
 
@@ -268,17 +356,53 @@ static void run_delete_range(txn_cmd *c)
     propose(c, b);
 }
 
+/* Looks for a Percolator lock on c's keys: BS_OK with c->wait.lock filled, BS_NOTFOUND,
+ * or a storage error with c->res.error set. */
+static int find_lock(txn_cmd *c, kv_snapshot *snap)
+{
+    bs_err err;
+    bs_err_clear(&err);
+    for (size_t i = 0; i < c->n; i++) {
+        int rc = txn_raw_lock_get(c->s->cfg.engine, snap, bs_buf_slice(&c->keys[i]), true,
+                                  &c->wait.lock, &err);
+        if (rc == BS_OK)
+            return BS_OK;
+        if (rc != BS_NOTFOUND)
+            return txn_error_from_bs(&c->res.error, &err);
+    }
+    return BS_NOTFOUND;
+}
+
 /* Runs c with its latches held. */
 static void cmd_run(txn_cmd *c)
 {
     uint64_t now = (uint64_t)bs_clock_wall_ms(), floor = 0, ts = 0;
-    kv_snapshot *snap = kv_snapshot_new(c->s->cfg.engine);
+    txn_pending_view *prev = bs_calloc(c->n ? c->n : 1, sizeof(*prev));
     txn_cur cur;
     bool writes = false;
-    int rc = BS_OK;
+    for (size_t i = 0; i < c->n; i++)
+        link_record(c, i, &prev[i]);
+    kv_snapshot *snap = kv_snapshot_new(c->s->cfg.engine); /* after the links: read_current */
+    /* Percolator locks before anything is read. Under our latches no txn command can add or
+     * remove one, and stopping here changes nothing but our (tail, CHOOSING) records, which
+     * leave again: a later run starts from the request as it came. */
+    int rc = find_lock(c, snap);
+    if (rc != BS_NOTFOUND) {
+        for (size_t i = 0; i < c->n; i++)
+            txn_write_deinit(&prev[i].write);
+        bs_free(prev);
+        kv_snapshot_free(snap);
+        unlink_all(c, BS_OK); /* nothing is behind them; a broken flag no longer matters */
+        if (rc == BS_OK)
+            c->wait.locked = true; /* resolved once the latches are released (schedule) */
+        else
+            deliver_error(c, &c->res.error);
+        return;
+    }
+    rc = BS_OK;
     txn_cur_init(&cur);
     for (size_t i = 0; i < c->n && rc == BS_OK; i++) {
-        rc = read_current(c, snap, i, now, &cur, &floor);
+        rc = read_current(c, snap, i, &prev[i], now, &cur, &floor);
         if (rc != BS_OK)
             break;
         if (c->kind == CMD_WRITE) {
@@ -298,28 +422,40 @@ static void cmd_run(txn_cmd *c)
             writes = c->writes[0].kind != TXN_WRITE_NONE;
         }
     }
+    for (size_t i = 0; i < c->n; i++)
+        txn_write_deinit(&prev[i].write);
+    bs_free(prev);
     txn_cur_deinit(&cur);
     kv_snapshot_free(snap);
     if (rc != BS_OK) {
-        unlink_all(c, false);
-        (void)deliver(c, rc, TXN_ERR_STORAGE, c->res.error.msg);
+        unlink_all(c, rc);
+        deliver_error(c, &c->res.error);
         return;
     }
+    fp_run_before_settle();
     if (!writes) { /* single-key: answer once what it read from has applied */
         BS_ASSERT(c->n == 1);
-        txn_cm_pending_noop(c->s->cm, &c->recs[0]);
+        int code = txn_cm_pending_settle_noop(c->s->cm, &c->recs[0]);
+        if (code != BS_OK) { /* what it read failed meanwhile: its answer may be wrong */
+            unlink_all(c, code);
+            deliver_chain_broken(c, code);
+        }
         return;
     }
     if (txn_choose_write_ts(c->s->cfg.causal_ts, c->s->cm, floor, &ts) != BS_OK) {
-        unlink_all(c, false);
+        unlink_all(c, BS_EBUSY);
         (void)deliver(c, BS_EBUSY, TXN_ERR_TS_NOT_READY, NULL);
         return;
     }
-    kv_batch *b = kv_batch_new();
-    for (size_t i = 0; i < c->n; i++) {
-        txn_cm_pending_propose(c->s->cm, &c->recs[i], ts, &c->writes[i]);
-        txn_write_to_batch(b, bs_buf_slice(&c->keys[i]), ts, &c->writes[i]);
+    int code = txn_cm_pending_propose_begin(c->s->cm, c->recs, c->writes, c->n, ts);
+    if (code != BS_OK) { /* a write it read from failed: this batch must never exist */
+        unlink_all(c, code);
+        deliver_chain_broken(c, code);
+        return;
     }
+    kv_batch *b = kv_batch_new();
+    for (size_t i = 0; i < c->n; i++)
+        txn_write_to_batch(b, bs_buf_slice(&c->keys[i]), ts, &c->writes[i]);
     c->res.ts = ts;
     propose(c, b);
 }
@@ -328,6 +464,8 @@ static void cmd_run(txn_cmd *c)
 
 static __thread txn_cmd *tramp_head, *tramp_tail;
 static __thread bool tramp_active;
+
+static void lock_resolve(txn_cmd *c);
 
 static void schedule(txn_cmd *c)
 {
@@ -347,6 +485,8 @@ static void schedule(txn_cmd *c)
             tramp_tail = NULL;
         cmd_run(x);
         txn_latches_release(x->s->latches, &x->latch); /* may schedule() more */
+        if (x->wait.locked)
+            lock_resolve(x); /* after the release: the resolution latches the key too */
         cmd_unref(x); /* the run's ref */
     }
     tramp_active = false;
@@ -355,6 +495,59 @@ static void schedule(txn_cmd *c)
 static void on_latched(void *arg)
 {
     schedule(arg);
+}
+
+/* Queues c for a run (latches first); the caller's ref on c becomes the run's. */
+static void queue_run(txn_cmd *c)
+{
+    if (txn_latches_acquire(c->s->latches, &c->latch))
+        schedule(c);
+}
+
+/* ---- Percolator locks: resolve, wait, run again (txn.h, raw_lock.c) ---------------------- */
+
+static void deliver_locked(txn_cmd *c)
+{
+    txn_error e;
+    (void)txn_raw_lock_error(&e, &c->wait.lock);
+    deliver_error(c, &e);
+}
+
+static void on_wait_over(void *arg, bool cancelled)
+{
+    txn_cmd *c = arg;
+    if (!cancelled) {
+        queue_run(c); /* the wait's ref becomes the run's */
+        return;
+    }
+    deliver_locked(c); /* the timer stops (shutdown): nothing was written */
+    cmd_unref(c);
+}
+
+static void on_lock_resolved(void *arg, int code, const txn_error *e)
+{
+    txn_cmd *c = arg;
+    if (code == BS_OK) {
+        queue_run(c); /* the lock is gone: the resolution's ref becomes the run's */
+        return;
+    }
+    if (e->kind == TXN_ERR_KEY_IS_LOCKED && txn_lock_wait_park(c->s, &c->wait, on_wait_over, c))
+        return; /* the ref waits with it */
+    deliver_error(c, e);
+    cmd_unref(c);
+}
+
+/* c's last run stopped at a lock (latches released): resolve it, then run again. */
+static void lock_resolve(txn_cmd *c)
+{
+    BS_ASSERT(c->wait.locked);
+    c->wait.locked = false;
+    if (!txn_lock_wait_next_round(&c->wait)) { /* a new lock every time: let the client back off */
+        deliver_locked(c);
+        return;
+    }
+    cmd_ref(c); /* the resolution's */
+    txn_raw_lock_resolve(c->s, &c->wait.lock, on_lock_resolved, c);
 }
 
 static void cmd_start(txn_cmd *c)
@@ -370,8 +563,7 @@ static void cmd_start(txn_cmd *c)
     txn_latch_lock_init(&c->latch, c->s->latches, keys, c->n, on_latched, c);
     c->latch_inited = true;
     bs_free(keys);
-    if (txn_latches_acquire(c->s->latches, &c->latch))
-        schedule(c);
+    queue_run(c);
 }
 
 /* Fails c before it started (validation), and frees it. */

@@ -49,6 +49,8 @@ struct txn_mem_lock {
 struct txn_cm {
     _Atomic uint64_t max_ts;
     pthread_mutex_t mu;
+    pthread_cond_t flight_cv; /* signalled when a record leaves flight */
+    size_t flight_waiters;    /* failures waiting on flight_cv */
     size_t n_keys;
     struct txn_mem_lock *buckets[CM_BUCKETS];
 };
@@ -91,6 +93,7 @@ txn_cm *txn_cm_new(void)
     txn_cm *cm = bs_calloc(1, sizeof(*cm));
     atomic_init(&cm->max_ts, 0);
     pthread_mutex_init(&cm->mu, NULL);
+    pthread_cond_init(&cm->flight_cv, NULL);
     return cm;
 }
 
@@ -98,7 +101,8 @@ void txn_cm_free(txn_cm *cm)
 {
     if (!cm)
         return;
-    BS_ASSERT(cm->n_keys == 0);
+    BS_ASSERT(cm->n_keys == 0 && cm->flight_waiters == 0);
+    pthread_cond_destroy(&cm->flight_cv);
     pthread_mutex_destroy(&cm->mu);
     bs_free(cm);
 }
@@ -264,6 +268,9 @@ void txn_cm_pending_link(txn_cm *cm, bs_slice key, txn_pending *rec, txn_pending
     rec->lock = m;
     rec->linked = true;
     rec->state = TXN_PENDING_CHOOSING;
+    rec->broken = false;
+    rec->fail_code = BS_OK;
+    rec->flight = NULL;
     if (m->tail)
         m->tail->next = rec;
     else
@@ -273,13 +280,57 @@ void txn_cm_pending_link(txn_cm *cm, bs_slice key, txn_pending *rec, txn_pending
     bs_buf_free(&enc);
 }
 
-void txn_cm_pending_propose(txn_cm *cm, txn_pending *rec, uint64_t ts, const txn_write *w)
+/* Names the calling thread for txn_pending.flight: the address of a thread-local. */
+static const void *thread_token(void)
 {
-    pthread_mutex_lock(&cm->mu);
-    BS_ASSERT(rec->linked && rec->state == TXN_PENDING_CHOOSING);
+    static __thread char token;
+    return &token;
+}
+
+/* Mutex held. */
+static void set_proposed(txn_pending *rec, uint64_t ts, const txn_write *w)
+{
+    BS_ASSERT(rec->linked && rec->state == TXN_PENDING_CHOOSING && !rec->flight);
     write_copy(&rec->write, w);
     rec->ts = ts;
     rec->state = TXN_PENDING_PROPOSED;
+}
+
+void txn_cm_pending_propose(txn_cm *cm, txn_pending *rec, uint64_t ts, const txn_write *w)
+{
+    pthread_mutex_lock(&cm->mu);
+    BS_ASSERT(!rec->broken); /* nothing precedes it (see txn_int.h) */
+    set_proposed(rec, ts, w);
+    pthread_mutex_unlock(&cm->mu);
+}
+
+int txn_cm_pending_propose_begin(txn_cm *cm, txn_pending *recs, const txn_write *writes,
+                                 size_t n, uint64_t ts)
+{
+    int code = BS_OK;
+    pthread_mutex_lock(&cm->mu);
+    for (size_t i = 0; i < n; i++) {
+        BS_ASSERT(recs[i].linked && recs[i].state == TXN_PENDING_CHOOSING);
+        if (recs[i].broken && code == BS_OK)
+            code = recs[i].fail_code;
+    }
+    for (size_t i = 0; code == BS_OK && i < n; i++) {
+        set_proposed(&recs[i], ts, &writes[i]);
+        recs[i].flight = thread_token();
+    }
+    pthread_mutex_unlock(&cm->mu);
+    return code;
+}
+
+void txn_cm_pending_propose_end(txn_cm *cm, txn_pending *recs, size_t n)
+{
+    pthread_mutex_lock(&cm->mu);
+    for (size_t i = 0; i < n; i++) {
+        BS_ASSERT(recs[i].flight == thread_token());
+        recs[i].flight = NULL;
+    }
+    if (cm->flight_waiters)
+        pthread_cond_broadcast(&cm->flight_cv);
     pthread_mutex_unlock(&cm->mu);
 }
 
@@ -296,6 +347,7 @@ static void unlink_rec(txn_pending *rec)
     if (m->tail == rec)
         m->tail = prev;
     rec->linked = false;
+    rec->broken = false;
     rec->next = NULL;
 }
 
@@ -310,40 +362,103 @@ static void pop_noops(txn_cm *cm, struct txn_mem_lock *m, notify_list *nl)
     maybe_remove(cm, m, nl);
 }
 
+static void settle_noop_locked(txn_cm *cm, txn_pending *rec, notify_list *nl)
+{
+    BS_ASSERT(rec->linked && rec->state == TXN_PENDING_CHOOSING && !rec->flight);
+    rec->state = TXN_PENDING_NOOP;
+    pop_noops(cm, rec->lock, nl);
+}
+
 void txn_cm_pending_noop(txn_cm *cm, txn_pending *rec)
 {
     notify_list nl = {0};
     pthread_mutex_lock(&cm->mu);
-    BS_ASSERT(rec->linked && rec->state == TXN_PENDING_CHOOSING);
-    rec->state = TXN_PENDING_NOOP;
-    pop_noops(cm, rec->lock, &nl);
+    BS_ASSERT(!rec->broken); /* nothing precedes it (see txn_int.h) */
+    settle_noop_locked(cm, rec, &nl);
     pthread_mutex_unlock(&cm->mu);
     nl_run(&nl);
+}
+
+int txn_cm_pending_settle_noop(txn_cm *cm, txn_pending *rec)
+{
+    notify_list nl = {0};
+    int code = BS_OK;
+    pthread_mutex_lock(&cm->mu);
+    if (rec->broken) {
+        BS_ASSERT(rec->linked && rec->state == TXN_PENDING_CHOOSING && rec->fail_code != BS_OK);
+        code = rec->fail_code;
+    } else {
+        settle_noop_locked(cm, rec, &nl);
+    }
+    pthread_mutex_unlock(&cm->mu);
+    nl_run(&nl);
+    return code;
+}
+
+/* A record behind rec that another thread is handing to the proposer, or NULL. Mutex
+ * held. */
+static const txn_pending *foreign_flight_after(const txn_pending *rec)
+{
+    for (const txn_pending *p = rec->next; p; p = p->next)
+        if (p->flight && p->flight != thread_token())
+            return p;
+    return NULL;
+}
+
+bool txn_cm_pending_fail(txn_cm *cm, txn_pending *rec, int code)
+{
+    notify_list nl = {0};
+    BS_ASSERT(code != BS_OK);
+    pthread_mutex_lock(&cm->mu);
+    /* Let every successor in flight finish its proposer call first (file comment). The
+     * chain may change while we wait, and someone may even fail rec: look again. */
+    while (rec->linked && foreign_flight_after(rec)) {
+        cm->flight_waiters++;
+        pthread_cond_wait(&cm->flight_cv, &cm->mu);
+        cm->flight_waiters--;
+    }
+    if (!rec->linked) {
+        pthread_mutex_unlock(&cm->mu);
+        return false;
+    }
+    struct txn_mem_lock *m = rec->lock;
+    txn_pending *after = rec->next;
+    unlink_rec(rec);
+    while (after) {
+        txn_pending *p = after;
+        after = p->next;
+        if (p->state == TXN_PENDING_CHOOSING) {
+            /* Its command runs under the key's latch: nothing can have linked behind it. */
+            BS_ASSERT(after == NULL && !p->flight);
+            if (!p->broken) {
+                p->broken = true;
+                p->fail_code = code;
+            }
+            continue;
+        }
+        unlink_rec(p);
+        p->fail_code = code;
+        nl_push(&nl, p, false);
+    }
+    maybe_remove(cm, m, &nl);
+    pthread_mutex_unlock(&cm->mu);
+    nl_run(&nl);
+    return true;
 }
 
 bool txn_cm_pending_done(txn_cm *cm, txn_pending *rec, bool ok)
 {
     notify_list nl = {0};
+    if (!ok)
+        return txn_cm_pending_fail(cm, rec, BS_EPROPOSAL_DROPPED);
     pthread_mutex_lock(&cm->mu);
     if (!rec->linked) {
         pthread_mutex_unlock(&cm->mu);
         return false;
     }
     struct txn_mem_lock *m = rec->lock;
-    if (ok) {
-        unlink_rec(rec);
-        pop_noops(cm, m, &nl);
-    } else {
-        txn_pending *after = rec->next;
-        unlink_rec(rec);
-        while (after) {
-            txn_pending *p = after;
-            after = p->next;
-            unlink_rec(p);
-            nl_push(&nl, p, false);
-        }
-        maybe_remove(cm, m, &nl);
-    }
+    unlink_rec(rec);
+    pop_noops(cm, m, &nl);
     pthread_mutex_unlock(&cm->mu);
     nl_run(&nl);
     return true;

@@ -24,6 +24,7 @@ static const char *const kind_text[] = {
     [TXN_ERR_PROPOSAL_FAILED] = "proposal failed",
     [TXN_ERR_CHAIN_BROKEN] = "an earlier write of this key failed to apply",
     [TXN_ERR_STORAGE] = "storage error",
+    [TXN_ERR_KEY_IS_LOCKED] = "key is locked by a transaction",
 };
 
 const char *txn_error_kind_text(txn_error_kind kind)

@@ -3,7 +3,7 @@
  *
  * Why not chain like single-key commands (command.c)? A multi-key command reads several
  * keys and would have to overlay several pending chains and fail when any of them breaks,
- * while a predecessor's failure can unlink its records while it is still choosing a ts.
+ * and its answers (DEL's count, MSETNX's refusal) would rest on values that may vanish.
  * Instead it waits: holding the latches of all its keys it asks the lock table to call it
  * back once each key's chain is empty (txn_cm_wait_key). No new record can join those chains
  * while the latches are held, so from then on the engine holds every acknowledged write of
@@ -16,7 +16,11 @@
  *   start    validate, copy the request, map request keys to distinct keys (sorted), queue
  *            on the latches of the distinct keys;
  *   wait     (latches held) one txn_cm_wait_key per distinct key, in order;
- *   run      read every key from one snapshot, evaluate the op over the keys' states in
+ *   run      look for a Percolator lock on every key (one point read each; EXISTS minds
+ *            only Put/Delete locks, as a read): if there is one, release the latches,
+ *            resolve it or wait for its live txn (raw_lock.c), and start over from the
+ *            latches -- the stopped run changed nothing. Otherwise
+ *            read every key from one snapshot, evaluate the op over the keys' states in
  *            request order (so DEL k k sees its own delete), then either answer (nothing to
  *            write) or link one record per written key, pick ts above the causal ts, max_ts
  *            and every key's newest version, and propose one batch;
@@ -25,7 +29,8 @@
  *   done     the proposer reports the apply or the failure; the records leave the table and
  *            the result is delivered.
  *
- * Lifetime: refs counts the run in progress and an outstanding proposal. Latch wake-ups and
+ * Lifetime: refs counts the run in progress (or the lock resolution or wait standing in for
+ * the next one) and an outstanding proposal. Latch wake-ups and
  * wait completions re-enter through a thread-local trampoline (as command.c's), so a queue
  * of multi commands on one key never recurses. */
 #include <stdatomic.h>
@@ -53,6 +58,7 @@ typedef struct multi_cmd {
     mkey *k;         /* distinct keys, in key order */
     size_t nk;
     txn_latch_lock latch;
+    txn_lock_wait lock;   /* a Percolator lock met by a run, and the wait for it */
     size_t wait_i;        /* next distinct key to wait for; Invariant: wait_i <= nk */
     atomic_int wait_turn; /* two-party hand-off of one txn_cm_wait_key (see step) */
     txn_multi_result res;
@@ -77,6 +83,7 @@ static void cmd_free(multi_cmd *m)
     for (size_t i = 0; m->values && i < m->n; i++)
         bs_buf_free(&m->values[i]);
     txn_latch_lock_deinit(&m->latch);
+    txn_lock_wait_deinit(&m->lock);
     bs_free(m->values);
     bs_free(m->idx);
     bs_free(m->k);
@@ -124,13 +131,16 @@ static void on_record(void *owner, txn_pending *rec, bool ok)
     BS_UNREACHABLE();
 }
 
-/* Takes every linked record of m out of the table: ok = the batch applied. */
-static void unlink_all(multi_cmd *m, bool ok)
+/* Takes every linked record of m out of the table: code BS_OK = the batch applied, else
+ * its failure, which single-key commands chained behind us fail with (txn.h). */
+static void unlink_all(multi_cmd *m, int code)
 {
+    txn_cm *cm = txn_store_cm(m->s);
     for (size_t i = 0; i < m->nk; i++) {
         if (!m->k[i].rec.linked)
             continue;
-        bool unlinked = txn_cm_pending_done(txn_store_cm(m->s), &m->k[i].rec, ok);
+        bool unlinked = code == BS_OK ? txn_cm_pending_done(cm, &m->k[i].rec, true)
+                                      : txn_cm_pending_fail(cm, &m->k[i].rec, code);
         BS_ASSERT(unlinked);
     }
 }
@@ -138,7 +148,7 @@ static void unlink_all(multi_cmd *m, bool ok)
 static void on_proposal_done(void *arg, int code, const bs_err *err)
 {
     multi_cmd *m = arg;
-    unlink_all(m, code == BS_OK);
+    unlink_all(m, code);
     deliver(m, code, TXN_ERR_PROPOSAL_FAILED, code == BS_OK || !err ? NULL : err->msg);
     cmd_unref(m); /* the proposal's ref */
 }
@@ -219,6 +229,20 @@ static int eval(multi_cmd *m)
 
 /* ---- run: snapshot, evaluate, propose (latches held, chains empty) ------------------------- */
 
+/* Looks for a Percolator lock on m's keys: BS_OK with m->lock.lock filled, BS_NOTFOUND,
+ * or a storage error with err set. */
+static int find_lock(multi_cmd *m, kv_engine *e, kv_snapshot *snap, bs_err *err)
+{
+    bool for_write = m->op != TXN_MULTI_EXISTS;
+    for (size_t i = 0; i < m->nk; i++) {
+        int rc = txn_raw_lock_get(e, snap, bs_buf_slice(&m->k[i].key), for_write, &m->lock.lock,
+                                  err);
+        if (rc != BS_NOTFOUND)
+            return rc;
+    }
+    return BS_NOTFOUND;
+}
+
 static void run(multi_cmd *m)
 {
     const txn_store_config *cfg = txn_store_get_config(m->s);
@@ -226,8 +250,16 @@ static void run(multi_cmd *m)
     uint64_t now = (uint64_t)bs_clock_wall_ms(), floor = 0, ts = 0;
     kv_snapshot *snap = kv_snapshot_new(cfg->engine);
     bs_err err;
-    int rc = BS_OK;
     bs_err_clear(&err);
+    /* Locks first: under our latches no txn command can change them, and stopping here
+     * touches nothing, so the next run starts from the request as it came. */
+    int rc = find_lock(m, cfg->engine, snap, &err);
+    if (rc == BS_OK) {
+        kv_snapshot_free(snap);
+        m->lock.locked = true; /* resolved once the latches are released (step) */
+        return;
+    }
+    rc = rc == BS_NOTFOUND ? BS_OK : rc;
     for (size_t i = 0; i < m->nk && rc == BS_OK; i++) {
         rc = txn_mvcc_read_newest(cfg->engine, snap, bs_buf_slice(&m->k[i].key), now,
                                   &m->k[i].cur, &err);
@@ -266,7 +298,7 @@ static void run(multi_cmd *m)
         return;
     }
     if (txn_choose_write_ts(cfg->causal_ts, cm, floor, &ts) != BS_OK) {
-        unlink_all(m, false);
+        unlink_all(m, BS_EBUSY);
         deliver(m, BS_EBUSY, TXN_ERR_TS_NOT_READY, NULL);
         return;
     }
@@ -283,7 +315,7 @@ static void run(multi_cmd *m)
     rc = cfg->propose(cfg->propose_arg, b, on_proposal_done, m, &err);
     if (rc != BS_OK) { /* refused: nothing was proposed, the batch is still ours */
         kv_batch_free(b);
-        unlink_all(m, false);
+        unlink_all(m, rc);
         deliver(m, rc, TXN_ERR_PROPOSAL_FAILED, err.msg);
         cmd_unref(m);
     }
@@ -295,6 +327,7 @@ static __thread multi_cmd *tramp_head, *tramp_tail;
 static __thread bool tramp_active;
 
 static void schedule(multi_cmd *m);
+static void lock_resolve(multi_cmd *m);
 
 /* The wait for m->k[m->wait_i] is over. Whichever of the issuer (step) and this callback
  * arrives second continues the command, so a wait that completes at once costs no
@@ -320,6 +353,8 @@ static void step(multi_cmd *m)
     }
     run(m);
     txn_latches_release(txn_store_latches(m->s), &m->latch); /* may schedule() others */
+    if (m->lock.locked)
+        lock_resolve(m); /* after the release: the resolution latches the key too */
     cmd_unref(m); /* the run's ref */
 }
 
@@ -347,6 +382,60 @@ static void schedule(multi_cmd *m)
 static void on_latched(void *arg)
 {
     schedule(arg);
+}
+
+/* Queues m for a run, waits included; the caller's ref on m becomes the run's. */
+static void queue_run(multi_cmd *m)
+{
+    m->wait_i = 0; /* a new run waits for every chain again */
+    if (txn_latches_acquire(txn_store_latches(m->s), &m->latch))
+        schedule(m);
+}
+
+/* ---- Percolator locks: resolve, wait, run again (txn.h, raw_lock.c) ------------------------- */
+
+static void deliver_locked(multi_cmd *m)
+{
+    txn_error e;
+    (void)txn_raw_lock_error(&e, &m->lock.lock);
+    deliver(m, e.code, e.kind, e.msg);
+}
+
+static void on_wait_over(void *arg, bool cancelled)
+{
+    multi_cmd *m = arg;
+    if (!cancelled) {
+        queue_run(m); /* the wait's ref becomes the run's */
+        return;
+    }
+    deliver_locked(m); /* the timer stops (shutdown): nothing was written */
+    cmd_unref(m);
+}
+
+static void on_lock_resolved(void *arg, int code, const txn_error *e)
+{
+    multi_cmd *m = arg;
+    if (code == BS_OK) {
+        queue_run(m); /* the lock is gone: the resolution's ref becomes the run's */
+        return;
+    }
+    if (e->kind == TXN_ERR_KEY_IS_LOCKED && txn_lock_wait_park(m->s, &m->lock, on_wait_over, m))
+        return; /* the ref waits with it */
+    deliver(m, code, e->kind, e->msg);
+    cmd_unref(m);
+}
+
+/* m's last run stopped at a lock (latches released): resolve it, then run again. */
+static void lock_resolve(multi_cmd *m)
+{
+    BS_ASSERT(m->lock.locked);
+    m->lock.locked = false;
+    if (!txn_lock_wait_next_round(&m->lock)) { /* a new lock every time: let the client back off */
+        deliver_locked(m);
+        return;
+    }
+    atomic_fetch_add(&m->refs, 1); /* the resolution's */
+    txn_raw_lock_resolve(m->s, &m->lock.lock, on_lock_resolved, m);
 }
 
 /* ---- entry point ----------------------------------------------------------------------------- */
@@ -402,6 +491,7 @@ void txn_raw_multi(txn_store *s, const txn_multi_req *req, txn_multi_done_fn cb,
     m->cb = cb;
     m->cb_arg = arg;
     txn_error_clear(&m->res.error);
+    txn_lock_wait_init(&m->lock);
     atomic_init(&m->refs, 1); /* the run's ref */
     atomic_init(&m->delivered, false);
     atomic_init(&m->wait_turn, 0);
@@ -432,6 +522,5 @@ void txn_raw_multi(txn_store *s, const txn_multi_req *req, txn_multi_done_fn cb,
     txn_latch_lock_init(&m->latch, txn_store_latches(s), keys, m->nk, on_latched, m);
     bs_free(keys);
     bs_free(refs);
-    if (txn_latches_acquire(txn_store_latches(s), &m->latch))
-        schedule(m);
+    queue_run(m);
 }

@@ -5,9 +5,16 @@
  * cheap enough for a network thread (DESIGN.md). A read at read_ts first raises max_ts, so
  * every write that picks its ts later lands above read_ts, then refuses to answer while a
  * write at or below read_ts is still pending in the lock table: answering from the engine
- * would miss it. Expired and deleted keys read as absent everywhere. */
+ * would miss it. Expired and deleted keys read as absent everywhere.
+ *
+ * Percolator locks (txn.h, "Percolator locks on the raw path"): through the same snapshot,
+ * a point read of CF lock per key (a range read for scans: over the span the scan covered,
+ * which a limit may cut short). A Put or Delete lock fails the read with
+ * TXN_ERR_KEY_IS_LOCKED after starting the lock's resolution (raw_lock.c); the read itself
+ * never waits, since it runs on the caller's (network) thread. */
 #include <string.h>
 
+#include "common/assert.h"
 #include "common/clock.h"
 #include "txn/txn_int.h"
 
@@ -47,12 +54,57 @@ static int check_keys(txn_store *s, const bs_slice *keys, size_t n, uint64_t rea
     return BS_OK;
 }
 
+/* The outcome of a lock lookup (rc from txn_raw_lock_get / _scan) for a read: BS_OK when
+ * nothing blocks; a blocking lock starts its resolution and fails the read with BS_EBUSY /
+ * TXN_ERR_KEY_IS_LOCKED; anything else is a storage error. */
+static int lock_outcome(txn_store *s, int rc, const txn_lock_info *li, const bs_err *err,
+                        txn_error *e)
+{
+    if (rc == BS_NOTFOUND)
+        return BS_OK;
+    if (rc != BS_OK)
+        return txn_error_from_bs(e, err);
+    txn_raw_lock_kick(s, li);
+    return txn_raw_lock_error(e, li);
+}
+
+/* Percolator locks on keys[0..n), read through snap (see the file comment). */
+static int check_locks(txn_store *s, kv_snapshot *snap, const bs_slice *keys, size_t n,
+                       txn_error *e)
+{
+    txn_lock_info li;
+    bs_err err;
+    int rc = BS_OK;
+    txn_lock_info_init(&li);
+    bs_err_clear(&err);
+    for (size_t i = 0; i < n && rc == BS_OK; i++)
+        rc = lock_outcome(s, txn_raw_lock_get(engine_of(s), snap, keys[i], false, &li, &err), &li,
+                          &err, e);
+    txn_lock_info_deinit(&li);
+    return rc;
+}
+
+/* The same for every key in [lo, hi) (API v2 keys; empty = the end of the 'r' space). */
+static int check_range_locks(txn_store *s, kv_snapshot *snap, bs_slice lo, bs_slice hi,
+                             txn_error *e)
+{
+    txn_lock_info li;
+    bs_err err;
+    txn_lock_info_init(&li);
+    bs_err_clear(&err);
+    int rc = lock_outcome(s, txn_raw_lock_scan(engine_of(s), snap, lo, hi, false, &li, &err),
+                          &li, &err, e);
+    txn_lock_info_deinit(&li);
+    return rc;
+}
+
+/* key's newest version (locks already checked). */
 static int read_one(txn_store *s, kv_snapshot *snap, bs_slice key, txn_cur *cur, txn_error *e)
 {
     bs_err err;
     bs_err_clear(&err);
     int rc = txn_mvcc_read_newest(engine_of(s), snap, key, (uint64_t)bs_clock_wall_ms(), cur,
-                                  &err);
+                              &err);
     if (rc != BS_OK)
         return txn_error_from_bs(e, &err);
     return cur->exists ? BS_OK : BS_NOTFOUND;
@@ -66,7 +118,9 @@ int txn_raw_get(txn_store *s, bs_slice key, uint64_t read_ts, bs_buf *value, txn
     kv_snapshot *snap = kv_snapshot_new(engine_of(s));
     txn_cur cur;
     txn_cur_init(&cur);
-    rc = read_one(s, snap, key, &cur, e);
+    rc = check_locks(s, snap, &key, 1, e);
+    if (rc == BS_OK)
+        rc = read_one(s, snap, key, &cur, e);
     if (rc == BS_OK)
         bs_buf_set(value, cur.value.ptr, cur.value.len);
     txn_cur_deinit(&cur);
@@ -113,7 +167,9 @@ int txn_raw_batch_get(txn_store *s, const bs_slice *keys, size_t n, uint64_t rea
     kv_snapshot *snap = kv_snapshot_new(engine_of(s));
     txn_cur cur;
     txn_cur_init(&cur);
-    for (size_t i = 0; i < n; i++) {
+    /* Every lock before any pair is appended: a locked batch leaves *out untouched. */
+    rc = check_locks(s, snap, keys, n, e);
+    for (size_t i = 0; i < n && rc == BS_OK; i++) {
         rc = read_one(s, snap, keys[i], &cur, e);
         if (rc == BS_OK)
             pairs_push(out, keys[i], bs_buf_slice(&cur.value));
@@ -125,6 +181,17 @@ int txn_raw_batch_get(txn_store *s, const bs_slice *keys, size_t n, uint64_t rea
     txn_cur_deinit(&cur);
     kv_snapshot_free(snap);
     return rc;
+}
+
+/* Frees the pairs appended after the first n. */
+static void pairs_truncate(txn_pairs *p, size_t n)
+{
+    BS_ASSERT(n <= p->n);
+    while (p->n > n) {
+        p->n--;
+        bs_buf_free(&p->v[p->n].key);
+        bs_buf_free(&p->v[p->n].value);
+    }
 }
 
 /* Range requests: both bounds (when non-empty) must be RawKV keys; an end may also be the
@@ -167,8 +234,30 @@ int txn_raw_scan(txn_store *s, const txn_scan_req *req, txn_pairs *out, txn_erro
     bs_err_clear(&err);
     rc = txn_mvcc_walk(engine_of(s), snap, lo, hi, req->reverse, (uint64_t)bs_clock_wall_ms(),
                        scan_one, &sc, &err);
+    if (rc != BS_OK) {
+        kv_snapshot_free(snap);
+        return txn_error_from_bs(e, &err);
+    }
+    /* The span the answer covers: the whole range, or up to (and including) the last key
+     * when the limit cut the walk. A lock in it may change the answer; one past it cannot. */
+    bs_buf edge = BS_BUF_INIT;
+    if (req->limit && out->n - base >= req->limit) {
+        BS_ASSERT(out->n > base);
+        const bs_buf *last = &out->v[out->n - 1].key;
+        bs_buf_set(&edge, last->ptr, last->len);
+        if (req->reverse) {
+            lo = bs_buf_slice(&edge);
+        } else {
+            bs_buf_append(&edge, (const uint8_t *)"", 1); /* last ‖ 0x00: just past last */
+            hi = bs_buf_slice(&edge);
+        }
+    }
+    rc = check_range_locks(s, snap, lo, hi, e);
+    bs_buf_free(&edge);
     kv_snapshot_free(snap);
-    return rc == BS_OK ? BS_OK : txn_error_from_bs(e, &err);
+    if (rc != BS_OK)
+        pairs_truncate(out, base); /* a refused scan appends nothing */
+    return rc;
 }
 
 int txn_raw_get_key_ttl(txn_store *s, bs_slice key, uint64_t read_ts, uint64_t *ttl_ms,
@@ -181,7 +270,9 @@ int txn_raw_get_key_ttl(txn_store *s, bs_slice key, uint64_t read_ts, uint64_t *
     uint64_t now = (uint64_t)bs_clock_wall_ms();
     txn_cur cur;
     txn_cur_init(&cur);
-    rc = read_one(s, snap, key, &cur, e);
+    rc = check_locks(s, snap, &key, 1, e);
+    if (rc == BS_OK)
+        rc = read_one(s, snap, key, &cur, e);
     if (rc == BS_OK)
         *ttl_ms = cur.has_expire ? cur.expire_ms - now : 0; /* live: expire_ms > now */
     txn_cur_deinit(&cur);
@@ -215,6 +306,8 @@ int txn_raw_checksum(txn_store *s, const txn_scan_req *ranges, size_t n, uint64_
     if (rc != BS_OK)
         return rc;
     kv_snapshot *snap = kv_snapshot_new(engine_of(s));
+    for (size_t i = 0; i < n && rc == BS_OK; i++)
+        rc = check_range_locks(s, snap, ranges[i].start, ranges[i].end, e);
     for (size_t i = 0; i < n && rc == BS_OK; i++) {
         bs_err err;
         bs_err_clear(&err);

@@ -6,7 +6,8 @@
  *   1. take the latches of its keys (callback-based: a command that must wait is queued on
  *      the first busy slot and resumed by whoever releases it, so no thread ever blocks);
  *   2. read (a snapshot of the engine, or the pending value of a key whose previous write
- *      is proposed but not yet applied), pick a timestamp, and build a kv_batch;
+ *      is proposed but not yet applied), pick a timestamp, and build a kv_batch -- once no
+ *      Percolator lock sits on its keys ("Percolator locks on the raw path");
  *   3. hand the batch to the PROPOSER supplied by the caller (the raftstore proposes it
  *      through the Region's Raft group; tests write it to the engine) and release the
  *      latches. The key stays in the in-memory lock table until the proposer reports the
@@ -24,7 +25,8 @@
  * Thread affinity: a txn_store and everything it owns may be used from any thread at once
  * (the network threads issue commands; the apply thread reports applies). Callbacks run on
  * whichever thread completes the command: the caller's (before the call returns), the
- * thread releasing a latch, or the proposer's completion thread. Callbacks must not block. */
+ * thread releasing a latch, the proposer's completion thread, or the timer's
+ * (txn_store_set_timer). Callbacks must not block. */
 #ifndef BASALT_TXN_TXN_H
 #define BASALT_TXN_TXN_H
 
@@ -54,8 +56,12 @@ typedef enum txn_error_kind {
     TXN_ERR_STRING_TOO_LONG,    /* "string exceeds maximum allowed size (proto-max-bulk-len)" */
     TXN_ERR_SYNTAX,             /* "syntax error" (incompatible option flags) */
     TXN_ERR_PROPOSAL_FAILED,    /* the proposer failed (not leader, dropped) */
-    TXN_ERR_CHAIN_BROKEN,       /* a write this one read from failed to apply */
+    TXN_ERR_CHAIN_BROKEN,       /* a write this one read from failed to apply; code is that
+                                 * write's failure code (see "Chained writes" below) */
     TXN_ERR_STORAGE,            /* engine I/O or corrupt data */
+    TXN_ERR_KEY_IS_LOCKED,      /* "key is locked by a transaction": BS_EBUSY, a live MULTI/EXEC
+                                 * txn holds a Percolator lock on the key; nothing was done,
+                                 * retry after a backoff (ServerIsBusy) */
 } txn_error_kind;
 
 typedef struct txn_error {
@@ -202,8 +208,11 @@ typedef void (*txn_proposal_done_fn)(void *done_arg, int code, const bs_err *err
  *  - Batches accepted in a sequence are applied in that order (Raft log order), and when
  *    one fails every batch accepted after it fails too (for lost leadership, the Raft log
  *    matching property gives this). Read-modify-write chaining relies on both.
- *  - It may call done before returning (a synchronous proposer) and must not block on
- *    disk or on the network on the caller's thread. */
+ *  - It may call done for the batch being proposed before returning (a synchronous
+ *    proposer); done of any other batch is called on another thread, without holding a
+ *    lock that propose takes (the failure of a batch may wait, inside done, for a propose
+ *    call in progress on another thread: see txn_cm_pending_fail in txn_int.h). It must
+ *    not block on disk or on the network on the caller's thread. */
 typedef int (*txn_propose_fn)(void *arg, kv_batch *batch, txn_proposal_done_fn done,
                               void *done_arg, bs_err *err);
 
@@ -214,6 +223,17 @@ typedef int (*txn_propose_fn)(void *arg, kv_batch *batch, txn_proposal_done_fn d
  * thread. */
 int txn_cluster_propose(void *arg, kv_batch *batch, txn_proposal_done_fn done, void *done_arg,
                         bs_err *err);
+
+/* Called exactly once per txn_after_fn request: cancelled = false about `ms` after the
+ * request, true when the timer stops first (its owner shuts down: the waiting command then
+ * answers at once, without proposing). Must not block. */
+typedef void (*txn_timer_fn)(void *fn_arg, bool cancelled);
+/* The owner's timer (the server's worker loop; tests fire it by hand): calls fn(fn_arg, …)
+ * once as above, on any thread, never before returning. Every pending fn must have been
+ * called (cancelled, if need be) before the proposer goes away. Must not block. */
+typedef void (*txn_after_fn)(void *arg, uint64_t ms, txn_timer_fn fn, void *fn_arg);
+
+#define TXN_LOCK_WAIT_MS_DEFAULT 200 /* a raw write's wait for a live transaction's lock */
 
 typedef struct txn_store_config {
     kv_engine *engine;       /* borrowed; outlives the store */
@@ -226,9 +246,17 @@ typedef struct txn_store_config {
 typedef struct txn_store txn_store;
 
 /* Creates a store (its own latches and concurrency manager). cfg is copied. Caller owns;
- * txn_store_free() once every command's callback has run. */
+ * txn_store_free() once every command's callback has run (which includes the lock
+ * resolutions raw reads start by themselves: they end once the proposer has answered every
+ * batch). */
 txn_store *txn_store_new(const txn_store_config *cfg);
 void txn_store_free(txn_store *s); /* s may be NULL */
+/* Gives s a timer, so that a raw write meeting the lock of a live transaction re-checks it
+ * after growing delays for up to lock_wait_ms in total (0 = TXN_LOCK_WAIT_MS_DEFAULT)
+ * instead of failing at once (see "Percolator locks on the raw path"). after_arg is
+ * borrowed. Call before the first command; without it, writes do not wait. */
+void txn_store_set_timer(txn_store *s, txn_after_fn after, void *after_arg,
+                         uint64_t lock_wait_ms);
 txn_cm *txn_store_cm(txn_store *s);           /* borrowed; lives as long as s */
 txn_latches *txn_store_latches(txn_store *s); /* borrowed */
 kv_engine *txn_store_engine(txn_store *s);     /* borrowed: the configured engine */
@@ -273,12 +301,40 @@ typedef struct txn_result {
 /* Called exactly once per write command with its result (borrowed for the call). */
 typedef void (*txn_done_fn)(void *arg, const txn_result *res);
 
+/* ---- Percolator locks on the raw path (raw_lock.c) ------------------------------------- */
+
+/* MULTI/EXEC prewrites RawKV keys (CF lock, see the Percolator section below). A raw read
+ * or write of a locked key must neither read past the lock (the txn may have committed its
+ * primary and replied already) nor write under it (the txn read or will overwrite the key),
+ * so every raw command first looks up the key's lock -- one point read of CF lock, a range
+ * read for scans; nothing more when there is none:
+ *   - reads are blocked by Put and Delete locks (Lock-type locks change no value), writes
+ *     by every lock (a Lock mutation is an EXEC's read: writing under it would break the
+ *     EXEC's serializability);
+ *   - the store then resolves the lock as a lock resolver does: CheckTxnStatus on the
+ *     lock's primary with current_ts from the causal ts source (rollback_if_not_exist once
+ *     the lock's TTL has run out); a committed txn is rolled forward (this key committed at
+ *     the primary's commit_ts), a rolled back or expired one rolled back (ResolveLock of
+ *     this key);
+ *   - a write command runs again once the lock is gone. While the owner is alive it waits:
+ *     re-checks after 2, 4, 8, ... ms (on the timer of txn_store_set_timer; without one it
+ *     does not wait) until lock_wait_ms of waits are spent, then fails with BS_EBUSY /
+ *     TXN_ERR_KEY_IS_LOCKED, for the client to treat as ServerIsBusy (back off, retry).
+ *     Nothing was written. Multi-key commands (txn_raw_multi) do the same;
+ *   - a read never waits (reads are synchronous, on network threads): it starts the
+ *     resolution (at most one per key at a time; its outcome is only its effect) and fails
+ *     at once with BS_EBUSY / TXN_ERR_KEY_IS_LOCKED, so the client's backoff is its wait.
+ * RawDeleteRange ignores locks, as it ignores latches. */
+
 /* ---- reads (synchronous: a point read or a bounded scan; fine on a network thread) ---- */
 
 /* Every read takes read_ts: when non-zero it first raises max_ts to read_ts, then fails
  * with BS_EBUSY (kind TXN_ERR_KEY_BEING_WRITTEN) if a write at a ts <= read_ts is pending
  * on a key it would read; the caller retries after txn_cm_wait_key(). read_ts 0 reads the
  * latest applied state without consulting the lock table.
+ * A key with a Put or Delete Percolator lock fails the read with BS_EBUSY (kind
+ * TXN_ERR_KEY_IS_LOCKED) after starting its resolution: retry after a backoff. A scan
+ * honours the locks of the span it covered (up to its last key when the limit cut it).
  * Common returns: BS_EINVAL (kind TXN_ERR_INVALID_KEY_MODE) for a key outside RawKV v2,
  * BS_EIO / BS_ECORRUPT (TXN_ERR_STORAGE). */
 
@@ -323,7 +379,10 @@ int txn_raw_checksum(txn_store *s, const txn_scan_req *ranges, size_t n, uint64_
 /* ---- writes (asynchronous; cb is called exactly once, maybe before return) ------------- */
 
 /* Every write command copies what it needs from its arguments (borrowed for the call).
- * Validation failures are reported through cb too (before the call returns). */
+ * Validation failures are reported through cb too (before the call returns). A locked key
+ * is resolved first, or waited for ("Percolator locks on the raw path"); failures of that
+ * step: BS_EBUSY / TXN_ERR_KEY_IS_LOCKED, BS_EBUSY / TXN_ERR_TS_NOT_READY, or the code of
+ * the resolving command's proposal with TXN_ERR_PROPOSAL_FAILED; nothing was written. */
 
 /* RawPut: writes value with expiry now + ttl_ms (ttl_ms 0 = none) at a new ts. */
 void txn_raw_put(txn_store *s, bs_slice key, bs_slice value, uint64_t ttl_ms, txn_done_fn cb,
@@ -402,7 +461,22 @@ typedef struct txn_rmw_params {
 /* Executes p on key under the key's latch. When an earlier write of key is proposed but not
  * applied, the operation reads that pending value and proposes right after it (chaining);
  * if the earlier write fails, this one fails with TXN_ERR_CHAIN_BROKEN. Outcomes that
- * write nothing are reported once every pending write they read from has applied. */
+ * write nothing are reported once every pending write they read from has applied.
+ *
+ * Chained writes (every raw write command chains, not only read-modify-writes): when the
+ * write this one read from (or was ordered behind) fails with code X, this one fails with
+ * kind TXN_ERR_CHAIN_BROKEN and code X, whatever state it was in:
+ *   - not yet handed to the proposer (still choosing its ts, or writing nothing): it never
+ *     will be;
+ *   - proposed: it was accepted after the failed write, so the proposer fails it too (its
+ *     own later outcome is not reported again), and it fails for X's reason: X = a region
+ *     error (BS_ENOT_LEADER, BS_ESTATE, BS_NOTFOUND, BS_ERANGE, BS_EBUSY) means the failed
+ *     write was refused or skipped and never applied, and neither did anything behind it
+ *     in the log (an epoch change skips every later entry of the old epoch; a batch the
+ *     proposer fails before Raft saw it fails everything queued behind it).
+ * So a chained failure with a region error certainly did not apply and may be retried as
+ * is, read-modify-writes included; BS_EPROPOSAL_DROPPED leaves its outcome unknown, as for
+ * the failed write itself. */
 void txn_raw_rmw(txn_store *s, bs_slice key, const txn_rmw_params *p, txn_done_fn cb,
                  void *arg);
 
@@ -464,7 +538,8 @@ typedef void (*txn_multi_done_fn)(void *arg, const txn_multi_result *res);
  * (before anything runs): BS_EINVAL with TXN_ERR_INVALID_KEY_MODE for a key outside RawKV
  * v2, TXN_ERR_INVALID_ARGUMENT for n == 0, a wrong key count, missing values or a flag the
  * op does not take, and COPY with src == dst. Later failures: BS_NOTFOUND (RENAME of an
- * absent key), BS_EBUSY / TXN_ERR_TS_NOT_READY (nothing proposed: retry), the proposer's
+ * absent key), BS_EBUSY / TXN_ERR_TS_NOT_READY (nothing proposed: retry), BS_EBUSY /
+ * TXN_ERR_KEY_IS_LOCKED (a live txn's lock on a key, see above: retry), the proposer's
  * code with TXN_ERR_PROPOSAL_FAILED (a synchronous refusal means nothing was proposed; a
  * failure reported after acceptance, e.g. BS_EPROPOSAL_DROPPED, may leave the outcome
  * unknown), TXN_ERR_STORAGE for engine errors. Any thread. */
@@ -533,11 +608,9 @@ int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit
  *
  * The raw path and Percolator locks: what the lock table holds for raw readers is the
  * committed data versions above (so a raw read at ts >= commit_ts waits for the apply);
- * prewritten locks themselves live only in CF lock. Raw reads and raw writes do not look
- * at CF lock yet: until they do (txn_kv_load_lock is the check they need; DESIGN.md "the
- * raw path honours locks"), a raw read may return the old value of a key whose txn has
- * committed its primary but not this key, and a raw write racing an EXEC is ordered with
- * it by timestamp only.
+ * prewritten locks themselves live only in CF lock, where raw reads and raw writes look
+ * them up and resolve them ("Percolator locks on the raw path" above; DESIGN.md "the raw
+ * path honours locks").
  *
  * Not served: pessimistic transactions (no PessimisticLock command; 'S' locks are handled
  * where TiKV handles them) and async commit (a prewrite never writes 'a' and answers
@@ -647,6 +720,8 @@ typedef struct txn_kv_pair {
     bs_buf key;          /* full API v2 key */
     bs_buf value;        /* user value (empty when key_only or has_error) */
     uint64_t commit_ts;  /* the version's commit ts (GetResponse.commit_ts) */
+    uint64_t expire_ms;  /* 'r' live values: the absolute expiry (Unix ms), 0 = none; always
+                          * 0 for 'x' keys (MULTI/EXEC's TTL, PTTL and KEEPTTL need it) */
     bool has_error;      /* the key is locked: error.kind == TXN_KEY_ERR_LOCKED */
     txn_key_error error;
 } txn_kv_pair;
@@ -867,5 +942,35 @@ typedef struct txn_resolve_lock_req {
 #define TXN_RESOLVE_BATCH 256
 void txn_kv_resolve_lock(txn_store *s, const txn_resolve_lock_req *req, txn_kv_done_fn cb,
                          void *arg);
+
+/* ---- read-modify-writes inside a transaction (rmw_apply.c) ------------------------------ */
+
+/* What a read-modify-write decided to write. */
+typedef enum txn_rmw_write {
+    TXN_RMW_WRITE_NONE = 0, /* nothing */
+    TXN_RMW_WRITE_PUT,      /* value with expire_ms */
+    TXN_RMW_WRITE_DELETE,   /* delete the key */
+} txn_rmw_write;
+
+typedef struct txn_rmw_outcome {
+    txn_rmw_write write;
+    bs_buf value;        /* PUT: the new user value (owned) */
+    uint64_t expire_ms;  /* PUT: absolute Unix ms, 0 = none */
+    txn_rmw_result r;    /* what txn_raw_rmw would report (owned buffers) */
+} txn_rmw_outcome;
+
+/* Zeroes *o; txn_rmw_outcome_free() releases its buffers (and zeroes it again). */
+void txn_rmw_outcome_init(txn_rmw_outcome *o);
+void txn_rmw_outcome_free(txn_rmw_outcome *o);
+
+/* The pure core of txn_raw_rmw, for a coordinator that runs the operation inside a
+ * transaction (MULTI/EXEC): p applied at now_ms to a key that is live with value and
+ * expire_ms (absolute Unix ms, 0 = none) when exists, absent otherwise. Exactly the rules of
+ * txn_raw_rmw (Redis 7's texts in *e), so a key gets the same value and reply on both paths.
+ * BS_OK with *out filled (initialised by the caller; previous contents replaced), or the
+ * error code with *e set and out->write NONE. value is borrowed for the call. Pure; any
+ * thread. */
+int txn_rmw_apply(const txn_rmw_params *p, bool exists, bs_slice value, uint64_t expire_ms,
+                  uint64_t now_ms, txn_rmw_outcome *out, txn_error *e);
 
 #endif

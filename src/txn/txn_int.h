@@ -113,11 +113,14 @@ typedef enum txn_pending_state {
 typedef struct txn_pending txn_pending;
 
 /* Called (outside the manager's mutex) for a record that left the table: ok = its
- * predecessors and (for a write) itself applied; !ok = it or a predecessor failed. */
+ * predecessors and (for a write) itself applied; !ok = a predecessor failed, with its code
+ * in rec->fail_code. Only PROPOSED and NOOP records are ever handed back: a CHOOSING record
+ * belongs to a command that is running, which learns of the failure from rec->broken. */
 typedef void (*txn_pending_notify_fn)(void *owner, txn_pending *rec, bool ok);
 
 /* One key's pending raw write (or no-op read) in the chain of that key. Owned by the
- * command (owner) that links it; the manager only links and unlinks it. */
+ * command (owner) that links it; the manager only links, flags and unlinks it. Every field
+ * below owner/notify is written under the manager's mutex. */
 struct txn_pending {
     txn_pending *next;         /* next record of the same key (chain order = log order) */
     struct txn_mem_lock *lock; /* the key's table entry while linked */
@@ -127,6 +130,15 @@ struct txn_pending {
     txn_write write;           /* PROPOSED: what it writes (read by chained successors) */
     void *owner;
     txn_pending_notify_fn notify;
+    /* A predecessor failed while this record was CHOOSING. The record stays linked (its
+     * command is running under the key's latch and unlinks it itself) and the command must
+     * not propose: txn_cm_pending_propose_begin / txn_cm_pending_settle_noop report it.
+     * Invariant: broken implies linked and state == TXN_PENDING_CHOOSING. */
+    bool broken;
+    int fail_code;             /* broken, or notified !ok: the failed predecessor's code */
+    /* Non-NULL from txn_cm_pending_propose_begin to _end: the owner is handing the batch to
+     * the proposer on the thread this token names (see txn_cm_pending_fail). */
+    const void *flight;
 };
 
 /* What the previous record of a chain will leave behind once applied. */
@@ -139,21 +151,121 @@ typedef struct txn_pending_view {
 /* Links rec (zeroed except owner/notify) at the tail of key's chain in CHOOSING state and
  * copies the newest pending write before it into *prev (caller deinits prev->write). */
 void txn_cm_pending_link(txn_cm *cm, bs_slice key, txn_pending *rec, txn_pending_view *prev);
-/* Sets rec PROPOSED at ts writing w (copied). */
+/* Sets rec PROPOSED at ts writing w (copied). For records nothing precedes (the caller
+ * waited for the chain to empty): asserts rec is not broken. Chained commands use
+ * txn_cm_pending_propose_begin instead. */
 void txn_cm_pending_propose(txn_cm *cm, txn_pending *rec, uint64_t ts, const txn_write *w);
-/* Marks rec NOOP; when nothing precedes it, it is unlinked and notified ok. */
+/* Marks rec NOOP; when nothing precedes it, it is unlinked and notified ok. Asserts rec is
+ * not broken (chained commands use txn_cm_pending_settle_noop). */
 void txn_cm_pending_noop(txn_cm *cm, txn_pending *rec);
 /* Reports rec's apply (ok) or failure. ok: unlinks rec and completes the NOOP records that
- * now head the chain. !ok: unlinks rec and every record after it, notifying them !ok.
+ * now head the chain. !ok: txn_cm_pending_fail(cm, rec, BS_EPROPOSAL_DROPPED).
  * rec's own notify is NOT called (the caller knows). Returns true when this call unlinked
  * rec, false when it was not linked (someone else already did, and notified its owner). */
 bool txn_cm_pending_done(txn_cm *cm, txn_pending *rec, bool ok);
+/* Reports that rec failed with code (!= BS_OK): unlinks rec; every PROPOSED or NOOP record
+ * behind it is unlinked and notified !ok with fail_code = code; a CHOOSING one (always the
+ * tail: its command holds the key's latch) is flagged broken instead. If a record behind
+ * rec is between propose_begin and _end on another thread, this first waits (on a condition
+ * variable, for the length of one proposer call) until it is not: so a failure is never
+ * reported between a successor's check that it is not broken and the proposer's acceptance
+ * of its batch, which is what lets the proposer's own ordering (a batch accepted after a
+ * failed one fails too) cover every chained successor. Returns as txn_cm_pending_done. */
+bool txn_cm_pending_fail(txn_cm *cm, txn_pending *rec, int code);
+/* Chained commands: moves recs[0..n) (linked, CHOOSING, all of one command) to PROPOSED at
+ * ts writing writes[i] (copied), atomically, and marks them in flight on this thread.
+ * Returns BS_OK, or -- changing nothing -- the fail_code of a record that a predecessor's
+ * failure broke: the command must not propose (its records are still linked; fail them).
+ * After BS_OK the caller hands the batch to the proposer and then, whatever the proposer
+ * answered, calls txn_cm_pending_propose_end on the same thread. */
+int txn_cm_pending_propose_begin(txn_cm *cm, txn_pending *recs, const txn_write *writes,
+                                 size_t n, uint64_t ts);
+/* Ends the flight begun above (records may have been unlinked meanwhile). */
+void txn_cm_pending_propose_end(txn_cm *cm, txn_pending *recs, size_t n);
+/* Chained commands: marks rec NOOP as txn_cm_pending_noop does and returns BS_OK, or
+ * returns the fail_code of a broken rec, changing nothing (the caller fails it). */
+int txn_cm_pending_settle_noop(txn_cm *cm, txn_pending *rec);
 
 /* ---- the store's configuration (command.c) ------------------------------------------------ */
 
 /* The configuration s was created with (engine, causal ts, proposer); borrowed, lives as
  * long as s. For commands implemented outside command.c (multi.c). */
 const txn_store_config *txn_store_get_config(const txn_store *s);
+
+/* The timer of txn_store_set_timer (after NULL: none) and the wait budget in ms. */
+typedef struct txn_store_timer {
+    txn_after_fn after;
+    void *after_arg;
+    uint64_t lock_wait_ms; /* > 0 */
+} txn_store_timer;
+const txn_store_timer *txn_store_get_timer(const txn_store *s);
+
+/* ---- Percolator locks on the raw path (raw_lock.c; txn.h says what the raw path does) ---- */
+
+typedef struct txn_raw_locks txn_raw_locks;
+
+/* The store's lock-resolution state (resolutions in flight, keys being resolved for
+ * reads). txn_raw_locks_free asserts that no resolution is in flight; l may be NULL. */
+txn_raw_locks *txn_raw_locks_new(void);
+void txn_raw_locks_free(txn_raw_locks *l);
+txn_raw_locks *txn_store_raw_locks(txn_store *s); /* command.c; borrowed */
+
+/* The lock on key (API v2) that a raw read (for_write false: Put and Delete locks) or
+ * write (for_write true: any lock) must not pass, read through snap with one point read:
+ * BS_OK with *out (initialised) replaced, BS_NOTFOUND, or BS_EIO / BS_ECORRUPT with err. */
+int txn_raw_lock_get(kv_engine *e, kv_snapshot *snap, bs_slice key, bool for_write,
+                     txn_lock_info *out, bs_err *err);
+/* The same for the first such lock in [lo, hi) (API v2 keys; an empty lo is the start of
+ * the 'r' space, an empty hi its end): one iterator over CF lock. */
+int txn_raw_lock_scan(kv_engine *e, kv_snapshot *snap, bs_slice lo, bs_slice hi,
+                      bool for_write, txn_lock_info *out, bs_err *err);
+/* Fills *e with BS_EBUSY / TXN_ERR_KEY_IS_LOCKED naming lock's txn; returns BS_EBUSY. */
+int txn_raw_lock_error(txn_error *e, const txn_lock_info *lock);
+
+/* One resolution's outcome: BS_OK = the lock is gone (its txn committed or rolled back,
+ * this key resolved here or by someone else); BS_EBUSY with TXN_ERR_KEY_IS_LOCKED = the
+ * txn is alive; anything else a failure (BS_EBUSY / TXN_ERR_TS_NOT_READY, a proposal's
+ * code with TXN_ERR_PROPOSAL_FAILED, BS_EIO / BS_ECORRUPT, BS_EINTERNAL for an answer
+ * the protocol does not allow). e is borrowed for the call. */
+typedef void (*txn_raw_lock_done_fn)(void *arg, int code, const txn_error *e);
+/* Resolves lock (copied) once: CheckTxnStatus on its primary, then ResolveLock of its key
+ * (see txn.h). Calls done(arg, ...) exactly once, maybe before returning, else on the
+ * thread completing the last step (inside a txn command's callback, latches of that
+ * command still held: done must not wait). The caller holds no latch. */
+void txn_raw_lock_resolve(txn_store *s, const txn_lock_info *lock, txn_raw_lock_done_fn done,
+                          void *arg);
+/* For synchronous reads: starts txn_raw_lock_resolve(lock) unless a kicked resolution of
+ * the same key is still running, and drops the outcome (its effect is what counts). */
+void txn_raw_lock_kick(txn_store *s, const txn_lock_info *lock);
+
+/* A write command's wait for locks across its runs (command.c, multi.c). */
+#define TXN_LOCK_MAX_ROUNDS 32 /* resolutions per command before it gives up (BS_EBUSY) */
+#define TXN_LOCK_FIRST_WAIT_MS 2
+
+typedef struct txn_lock_wait {
+    bool locked;        /* the last run stopped at `lock` */
+    txn_lock_info lock; /* owned */
+    unsigned rounds;    /* resolutions started; Invariant: rounds <= TXN_LOCK_MAX_ROUNDS */
+    uint64_t waited_ms; /* the delays asked of the timer so far (the wait's bound) */
+    uint64_t next_ms;   /* the next delay (doubles) */
+} txn_lock_wait;
+
+void txn_lock_wait_init(txn_lock_wait *w);
+void txn_lock_wait_deinit(txn_lock_wait *w);
+/* Counts a resolution round: false when the command has used them all. */
+bool txn_lock_wait_next_round(txn_lock_wait *w);
+/* The txn is alive: asks the store's timer to call fn(arg, cancelled) after the next
+ * delay (2, 4, 8 ... ms, cut to what is left of lock_wait_ms) and returns true; returns
+ * false (nothing scheduled) when the store has no timer or the budget is spent. */
+bool txn_lock_wait_park(txn_store *s, txn_lock_wait *w, txn_timer_fn fn, void *arg);
+
+/* ---- test seams (command.c) ------------------------------------------------------------------ */
+
+typedef void (*txn_fp_fn)(void *arg);
+/* Process-wide fail point for tests (NULL = off, the default): every raw write command in
+ * command.c calls fn(arg) with its latches held, its lock-table records linked and its keys
+ * read, just before it settles them (proposes, or completes as a no-op). */
+void txn_fp_set_before_settle(txn_fp_fn fn, void *arg);
 
 /* ---- timestamps ---------------------------------------------------------------------------- */
 

@@ -99,6 +99,7 @@ static int read_key(txn_reader *r, bs_slice key, const txn_read_opts *o, bool wa
     bs_buf_set(&out->key, key.ptr, key.len);
     bs_buf_reset(&out->value);
     out->commit_ts = 0;
+    out->expire_ms = 0;
     out->has_error = false;
     txn_lock_rec_init(&lr);
     txn_version_init(&v);
@@ -115,6 +116,12 @@ static int read_key(txn_reader *r, bs_slice key, const txn_read_opts *o, bool wa
             *found = true;
             if (!want_value)
                 bs_buf_reset(&out->value);
+            if (txn_key_is_raw(key) && lr.lock.has_basalt_value) {
+                kv_raw_value rv; /* lock_value decoded it already: it is well formed */
+                if (kv_raw_value_decode(lr.lock.basalt_value, &rv, NULL) == BS_OK &&
+                    rv.has_expire)
+                    out->expire_ms = rv.expire_ms;
+            }
             goto out;
         }
         /* a Lock-type lock: the committed data is older; read it */
@@ -130,6 +137,7 @@ static int read_key(txn_reader *r, bs_slice key, const txn_read_opts *o, bool wa
     out->commit_ts = v.commit_ts; /* also on absence: WATCH records the newest version */
     if (v.live) {
         *found = true;
+        out->expire_ms = v.expire_ms;
         if (want_value) {
             bs_buf tmp = out->value;
             out->value = v.value;

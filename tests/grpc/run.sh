@@ -8,8 +8,13 @@
 # BUILD_DIR/tests/grpc/), generate the Python protobuf modules from proto/ (gen.sh), start
 # the host on free 127.0.0.1 ports in a fresh data directory, run test_grpc.py against it,
 # then stop the host by its pid (SIGTERM; SIGKILL only if it has not exited after 30 s) and
-# check that it shut down cleanly. Ends with one "N passed, N failed" line; exits non-zero
-# when anything failed. Logs go to BUILD_DIR/test-logs/grpc/.
+# check that it shut down cleanly. Then the same against the real basalt-server of this
+# build (BINDIR of the Makefile: bin/ for build/release, <root>/bin for other roots,
+# BUILD_DIR/bin for asan/debug), started on free 127.0.0.1 ports in a fresh data
+# directory, with the Redis interop tests (redis-cli) on its RESP port; skipped with a note
+# when the binary is missing, a failure if BASALT_GRPC_REQUIRE is set. Ends with one
+# "N passed, N failed" line; exits non-zero when anything failed. Logs go to
+# BUILD_DIR/test-logs/grpc/.
 #
 # BASALT_GRPC_LOG_LEVEL sets the host's log level (default info).
 #
@@ -69,13 +74,17 @@ fi
 # ---- Python modules ----------------------------------------------------------------------
 tmp=$(mktemp -d)
 host_pid=""
+server_pid=""
 cleanup() {
   if [ -n "$host_pid" ] && kill -0 "$host_pid" 2>/dev/null; then
     kill -KILL "$host_pid" 2>/dev/null
   fi
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -KILL "$server_pid" 2>/dev/null
+  fi
   # Logs of this run replace the previous run's (written last, so concurrent runs do not
   # interleave inside one file).
-  for f in host.log python.log; do
+  for f in host.log python.log server.log server-python.log; do
     [ -f "$tmp/$f" ] && cp "$tmp/$f" "$logs/$f"
   done
   rm -rf "$tmp"
@@ -86,7 +95,55 @@ if ! bash "$here/gen.sh" "$tmp/pb" >"$logs/gen.log" 2>&1; then
   finish 0 1
 fi
 
-# ---- start the host ----------------------------------------------------------------------
+# ---- the suite ---------------------------------------------------------------------------
+passed=0
+failed=0
+# run_suite LOG ARGS...: test_grpc.py with ARGS, its summary added to passed/failed.
+run_suite() {
+  local log=$1
+  shift
+  timeout --kill-after=10 600 "$py" "$here/test_grpc.py" --pb "$tmp/pb" "$@" 2>&1 | tee "$tmp/$log"
+  local line p f
+  line=$(grep -aE '^python: [0-9]+ passed, [0-9]+ failed' "$tmp/$log" | tail -1)
+  p=$(echo "$line" | sed -nE 's/^python: ([0-9]+) passed.*/\1/p')
+  f=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
+  if [ -z "$line" ]; then
+    echo "grpc: test_grpc.py ended without a summary"
+    p=0
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+# stop_pid PID NAME LOG: SIGTERM, wait up to 30 s; a clean exit (status 0) is a passed test.
+stop_pid() {
+  local pid=$1 name=$2 log=$3 rc
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "FAIL ${name}_shutdown: $name ignored SIGTERM for 30 s (killed)"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    failed=$((failed + 1))
+    return
+  fi
+  wait "$pid"
+  rc=$?
+  if [ "$rc" -eq 0 ]; then
+    echo "ok ${name}_shutdown"
+    passed=$((passed + 1))
+  else
+    echo "FAIL ${name}_shutdown: $name exited with status $rc (log: $logs/$log)"
+    tail -20 "$tmp/$log"
+    failed=$((failed + 1))
+  fi
+}
+
+# ---- 1. grpc_host --------------------------------------------------------------------------
 mkdir -p "$tmp/data"
 "$host" --dir "$tmp/data" --max-seconds 900 --log-level "${BASALT_GRPC_LOG_LEVEL:-info}" \
   >"$tmp/host.out" 2>"$tmp/host.log" &
@@ -99,45 +156,61 @@ done
 if ! grep -q '^READY$' "$tmp/host.out" 2>/dev/null; then
   echo "grpc: grpc_host did not become ready (log: $logs/host.log)"
   tail -20 "$tmp/host.log"
-  finish 0 1
-fi
-pd_port=$(awk '$1 == "PD_PORT" {print $2}' "$tmp/host.out")
-store_port=$(awk '$1 == "STORE_PORT" {print $2}' "$tmp/host.out")
-
-# ---- the suite ---------------------------------------------------------------------------
-timeout --kill-after=10 600 "$py" "$here/test_grpc.py" --pb "$tmp/pb" --pd "$pd_port" \
-  --store "$store_port" "$@" 2>&1 | tee "$tmp/python.log"
-line=$(grep -aE '^python: [0-9]+ passed, [0-9]+ failed' "$tmp/python.log" | tail -1)
-passed=$(echo "$line" | sed -nE 's/^python: ([0-9]+) passed.*/\1/p')
-failed=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
-if [ -z "$line" ]; then
-  echo "grpc: test_grpc.py ended without a summary"
-  passed=0
-  failed=1
-fi
-
-# ---- stop the host: a clean shutdown is part of the contract -------------------------------
-kill -TERM "$host_pid" 2>/dev/null
-for _ in $(seq 1 300); do
-  kill -0 "$host_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$host_pid" 2>/dev/null; then
-  echo "FAIL host_shutdown: grpc_host ignored SIGTERM for 30 s (killed)"
-  kill -KILL "$host_pid" 2>/dev/null
-  wait "$host_pid" 2>/dev/null
   failed=$((failed + 1))
 else
-  wait "$host_pid"
-  rc=$?
-  if [ "$rc" -eq 0 ]; then
-    echo "ok host_shutdown"
-    passed=$((passed + 1))
-  else
-    echo "FAIL host_shutdown: grpc_host exited with status $rc (log: $logs/host.log)"
-    tail -20 "$tmp/host.log"
-    failed=$((failed + 1))
-  fi
+  pd_port=$(awk '$1 == "PD_PORT" {print $2}' "$tmp/host.out")
+  store_port=$(awk '$1 == "STORE_PORT" {print $2}' "$tmp/host.out")
+  run_suite python.log --pd "$pd_port" --store "$store_port" "$@"
 fi
+stop_pid "$host_pid" host host.log
 host_pid=""
+
+# ---- 2. the real basalt-server (with Redis interop) ------------------------------------------
+case "$(basename "$build")" in
+  release) if [ "$(basename "$root")" = build ]; then bindir="$repo/bin"; else bindir="$root/bin"; fi ;;
+  *) bindir="$build/bin" ;;
+esac
+server="$bindir/basalt-server"
+if [ ! -x "$server" ]; then
+  echo "grpc: $server not built: the suite against basalt-server is skipped"
+  [ -n "${BASALT_GRPC_REQUIRE+set}" ] && failed=$((failed + 1))
+  finish "$passed" "$failed"
+fi
+mkdir -p "$tmp/sdata"
+# Real free ports, not port 0: the node registers --addr with PD as given, so a client
+# routing through PD (GetStore) needs the actual port in it.
+read -r p_grpc p_pd p_redis p_status < <("$py" -c '
+import socket
+ss = [socket.socket() for _ in range(4)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])
+for s in ss:
+    s.close()')
+"$server" --data-dir "$tmp/sdata" --addr "127.0.0.1:$p_grpc" --pd-addr "127.0.0.1:$p_pd" \
+  --redis-addr "127.0.0.1:$p_redis" --status-addr "127.0.0.1:$p_status" \
+  --log-level "${BASALT_GRPC_LOG_LEVEL:-info}" >"$tmp/server.out" 2>"$tmp/server.log" &
+server_pid=$!
+port_of() { # SERVICE: the port of "SERVICE listening on 127.0.0.1:PORT"
+  awk -v s="$1" '$1 == s && $2 == "listening" {n = split($4, a, ":"); print a[n]}' \
+    "$tmp/server.out" 2>/dev/null | tail -1
+}
+for _ in $(seq 1 600); do
+  [ -n "$(port_of status)" ] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+s_pd=$(port_of PD)
+s_store=$(port_of gRPC)
+s_redis=$(port_of RESP)
+if [ -z "$s_pd" ] || [ -z "$s_store" ] || [ -z "$s_redis" ]; then
+  echo "grpc: basalt-server did not start (log: $logs/server.log)"
+  cat "$tmp/server.out"
+  tail -20 "$tmp/server.log"
+  failed=$((failed + 1))
+else
+  run_suite server-python.log --pd "$s_pd" --store "$s_store" --redis "$s_redis" "$@"
+fi
+stop_pid "$server_pid" server server.log
+server_pid=""
 finish "$passed" "$failed"

@@ -2,7 +2,10 @@
 the way client-go does: GetMembers, a Tso stream, GetRegion with a memcomparable region key,
 GetStore, then Raw* requests carrying a full kvrpcpb.Context, and BatchCommands.
 
-  test_grpc.py --pb DIR --pd PORT --store PORT [-k SUBSTRING]
+  test_grpc.py --pb DIR --pd PORT --store PORT [--redis PORT] [-k SUBSTRING]
+
+With --redis (basalt-server's RESP port) the Redis interop tests run too: a value written
+with redis-cli is read with RawGet/RawGetKeyTTL in keyspace 0, and a RawPut with GET.
 
 DIR holds the <name>_pb2.py modules tests/grpc/gen.sh generates from proto/. Run it with
 Debian's interpreter (/usr/bin/python3), which has python3-grpcio and python3-protobuf.
@@ -974,16 +977,59 @@ def cancellations_leave_the_server_healthy():
     check(r.status == health.HealthCheckResponse.SERVING, "healthy")
 
 
+# ---- Redis interop (basalt-server only: --redis PORT) ------------------------------------------
+
+REDIS_TESTS = []
+REDIS_PORT = None
+
+
+def redis_test(fn):
+    REDIS_TESTS.append(fn)
+    return fn
+
+
+def redis_cli(*args):
+    """One command through /usr/bin/redis-cli on 127.0.0.1:REDIS_PORT; its raw reply."""
+    import subprocess
+    r = subprocess.run(["/usr/bin/redis-cli", "-h", "127.0.0.1", "-p", str(REDIS_PORT), "--raw"] +
+                       [a if isinstance(a, str) else a.decode("latin-1") for a in args],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=DEADLINE)
+    check(r.returncode == 0, "redis-cli %s: status %d %r" % (args, r.returncode, r.stderr))
+    return r.stdout.rstrip(b"\n")
+
+
+@redis_test
+def redis_set_ex_visible_to_raw_get_and_ttl():
+    check(redis_cli("SET", "interop/k", "v", "EX", "100") == b"OK", "SET EX")
+    k = v2(b"interop/k", ks=0)
+    check(E.get(k) == b"v", "RawGet of a Redis SET in keyspace 0: %r" % E.get(k))
+    t = E.kv_retry("RawGetKeyTTL", lambda c: kvrpcpb.RawGetKeyTTLRequest(context=c, key=k),
+                   kvrpcpb.RawGetKeyTTLResponse, k)
+    check(t.error == "" and not t.HasField("region_error"), "RawGetKeyTTL %s" % t)
+    check(not t.not_found and 0 < t.ttl <= 100, "RawGetKeyTTL of SET EX 100: %s" % t)
+
+
+@redis_test
+def raw_put_visible_to_redis_get():
+    k = v2(b"interop/raw", ks=0)
+    E.put(k, b"from-rawput")
+    check(redis_cli("GET", "interop/raw") == b"from-rawput", "redis-cli GET of a RawPut")
+    check(redis_cli("TTL", "interop/raw") == b"-1", "a RawPut without ttl has no expiry")
+
+
 # ---- main --------------------------------------------------------------------------------------------
 
 def main():
-    global E, pdpb, kvrpcpb, tikvpb, metapb, keyspacepb, etcdserverpb, health
+    global E, REDIS_PORT, pdpb, kvrpcpb, tikvpb, metapb, keyspacepb, etcdserverpb, health
     ap = argparse.ArgumentParser()
     ap.add_argument("--pb", required=True)
     ap.add_argument("--pd", type=int, required=True)
     ap.add_argument("--store", type=int, required=True)
+    ap.add_argument("--redis", type=int, default=0,
+                    help="the server's RESP port: also run the Redis interop tests")
     ap.add_argument("-k", default="")
     a = ap.parse_args()
+    REDIS_PORT = a.redis or None
     sys.path.insert(0, a.pb)
     import pdpb_pb2 as pdpb
     import kvrpcpb_pb2 as kvrpcpb
@@ -996,7 +1042,7 @@ def main():
     grpc.channel_ready_future(E.pd).result(timeout=DEADLINE)
     grpc.channel_ready_future(E.kv).result(timeout=DEADLINE)
     passed = failed = 0
-    for t in TESTS:
+    for t in TESTS + (REDIS_TESTS if REDIS_PORT else []):
         if a.k and a.k not in t.__name__ and t.__name__ != "pd_get_members":
             continue
         try:

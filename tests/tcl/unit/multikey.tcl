@@ -1,7 +1,6 @@
 # multikey.tcl -- commands over several keys at once: MSET, MSETNX, MGET, DEL/UNLINK,
-# EXISTS, RENAME, COPY. Redis runs each atomically; Basalt does too when the keys share a
-# Region and refuses with a CROSSREGION error otherwise (reads such as MGET and EXISTS
-# work across Regions).
+# EXISTS, RENAME, COPY. Redis runs each atomically; so does Basalt, in one Raft entry when
+# the keys share a Region and as one transaction when they span Regions.
 
 # A Basalt config whose Regions split at a few KiB, so one test can span Regions.
 proc multikey_small_regions_conf {} {
@@ -116,8 +115,9 @@ start_server {tags {"multikey"}} {
     } {1 {{} token}}
 }
 
-# Regions of a few KiB: writes over keys in different Regions are refused as a whole,
-# reads work. Basalt only (Redis has no Regions).
+# Regions of a few KiB: multi-key commands over keys in different Regions run as one
+# transaction, so they stay atomic (and MGET, EXISTS snapshot-consistent). Basalt only
+# (Redis has no Regions).
 set multikey_conf [multikey_small_regions_conf]
 start_server [list tags {multikey basalt-only} args [list --config $multikey_conf]] {
     test {keys spread over several Regions} {
@@ -125,40 +125,63 @@ start_server [list tags {multikey basalt-only} args [list --config $multikey_con
         for {set i 0} {$i < 400} {incr i} {
             r set "sp:[format %04d $i]" $value
         }
-        # Wait until the first and the last key are in different Regions: an MSETNX of
-        # both is refused then, and does nothing either way (both exist).
+        # 80 KB of values in Regions of 4 KiB: the first and the last key end up apart.
         wait_for_condition 300 100 {
-            [catch {r msetnx sp:0000 a sp:0399 b} e] && [string match "CROSSREGION*" $e]
+            [regexp {regions:(\d+)} [r info basalt] -> n] && $n >= 4
         }
         list [r get sp:0000] [r dbsize]
     } [list [string repeat x 200] 400]
 
-    test {multi-key writes across Regions fail as a whole with CROSSREGION} {
+    test {multi-key commands across Regions work, atomically} {
         set out {}
-        foreach cmd [list {del sp:0000 sp:0399} {unlink sp:0000 sp:0399} \
-                         {mset sp:0000 a sp:0399 b} {msetnx new:a a sp:0399 b} \
-                         {rename sp:0000 zzz:moved} {renamenx sp:0000 zzz:moved} \
-                         {copy sp:0000 zzz:copy}] {
-            catch {r {*}$cmd} e
-            lappend out [string range $e 0 10]
-        }
-        lappend out [r exists sp:0000 sp:0399 zzz:moved zzz:copy new:a]
-    } {CROSSREGION CROSSREGION CROSSREGION CROSSREGION CROSSREGION CROSSREGION CROSSREGION 2}
+        lappend out [r mset sp:0000 a sp:0399 b] [r mget sp:0000 sp:0399]
+        lappend out [r msetnx new:a a sp:0399 b] [r exists new:a]
+        lappend out [r msetnx new:a a zzz:b b] [r mget new:a zzz:b]
+        lappend out [r exists sp:0000 sp:0399 sp:0000 nokey] [r touch sp:0000 sp:0399]
+        lappend out [r rename sp:0000 zzz:moved] [r get zzz:moved] [r exists sp:0000]
+        lappend out [r renamenx sp:0399 zzz:moved] [r renamenx sp:0399 aaa:moved]
+        lappend out [r copy aaa:moved zzz:copy] [r copy aaa:moved zzz:copy]
+        lappend out [r del zzz:moved zzz:copy aaa:moved nokey zzz:moved] [r unlink new:a zzz:b]
+        catch {r rename sp:0000 zzz:x} e
+        lappend out $e
+    } {OK {a b} 0 0 1 {a b} 3 2 OK a 0 0 1 1 0 3 2 {ERR no such key}}
 
-    test {the CROSSREGION error text} {
-        catch {r del sp:0000 sp:0399} e
+    test {no CROSSREGION error any more} {
+        r mset sp:0001 1 sp:0398 2
+        set e ok
+        foreach cmd {{del sp:0001 sp:0398} {mset sp:0001 a sp:0398 b} {rename sp:0001 zzz:r}
+                     {copy zzz:r sp:0002 REPLACE} {msetnx sp:0001 a sp:0398 b}} {
+            if {[catch {r {*}$cmd} err] && [string match "*CROSSREGION*" $err]} { set e $err }
+        }
         set e
-    } {CROSSREGION Keys in request don't hash to the same region}
+    } ok
 
     test {reads across Regions work: MGET, EXISTS, TOUCH, KEYS, SCAN, DBSIZE} {
-        set value [string repeat x 200]
+        r mset sp:0000 v0 sp:0399 v399
         list [r mget sp:0000 sp:0399] [r exists sp:0000 sp:0399 sp:0000 nokey] \
-            [r touch sp:0000 sp:0399] [llength [r keys sp:*]] [r dbsize] \
-            [multikey_scan_count]
-    } [list [list [string repeat x 200] [string repeat x 200]] 3 2 400 400 400]
+            [r touch sp:0000 sp:0399] [llength [r keys sp:*]] [expr {[r dbsize] > 390}] \
+            [expr {[multikey_scan_count] == [r dbsize]}]
+    } {{v0 v399} 3 2 399 1 1}
+
+    test {a reader never sees half of a cross-Region MSET} {
+        r mset sp:0003 0 sp:0397 0
+        set writer [deferred_client]
+        for {set i 1} {$i <= 200} {incr i} {
+            $writer mset sp:0003 $i sp:0397 $i
+        }
+        set torn 0
+        for {set i 0} {$i < 200} {incr i} {
+            lassign [r mget sp:0003 sp:0397] va vb
+            if {$va ne $vb} { incr torn }
+            if {[r exists sp:0003 sp:0397] != 2} { incr torn }
+        }
+        for {set i 1} {$i <= 200} {incr i} { $writer read }
+        $writer close
+        list $torn [r mget sp:0003 sp:0397]
+    } {0 {200 200}}
 
     test {multi-key writes within one Region still work} {
-        list [r del sp:0000 sp:0001] [r mset sp:0002 a sp:0003 b] [r mget sp:0002 sp:0003]
+        list [r del sp:0100 sp:0101] [r mset sp:0102 a sp:0103 b] [r mget sp:0102 sp:0103]
     } {2 OK {a b}}
 }
 file delete $multikey_conf

@@ -236,8 +236,9 @@ static int must_leader(three *c)
         for (int i = 0; i < N_STORES; i++) {
             cluster_peer_status st;
             if (c->n[i].s && cluster_store_peer_status(c->n[i].s, c->region.id, &st) == BS_OK)
-                fprintf(stderr, "DBG store %d leader=%d lead=%llu term=%llu commit=%llu\n", i,
-                        st.is_leader, (unsigned long long)st.leader_peer_id,
+                fprintf(stderr,
+                        "no settled leader: store %d leader=%d lead=%llu term=%llu commit=%llu\n",
+                        i, st.is_leader, (unsigned long long)st.leader_peer_id,
                         (unsigned long long)st.term, (unsigned long long)st.commit);
         }
     assert_true(ct_wait(has_settled_leader, c, 1));

@@ -543,6 +543,95 @@ static void test_shutdown_flag(void **state)
     stop();
 }
 
+/* ---- MULTI/EXEC without a store: queueing, errors, connection commands ------------------ */
+
+static void test_multi_errors(void **state)
+{
+    (void)state;
+    start(NULL);
+    int fd = dial();
+    send_str(fd, "EXEC\r\nDISCARD\r\nMULTI\r\nMULTI\r\nWATCH k\r\nPING\r\nEXEC\r\n");
+    expect(fd, "-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n+OK\r\n"
+               "-ERR MULTI calls can not be nested\r\n-ERR WATCH inside MULTI is not allowed\r\n"
+               "+QUEUED\r\n*1\r\n+PONG\r\n");
+    /* Refused while queueing: the transaction is discarded at EXEC. */
+    send_str(fd, "MULTI\r\nPING\r\nNOSUCH\r\nECHO\r\nSHUTDOWN\r\nPING\r\nEXEC\r\nPING\r\n");
+    expect(fd, "+OK\r\n+QUEUED\r\n"
+               "-ERR unknown command 'NOSUCH', with args beginning with: \r\n"
+               "-ERR wrong number of arguments for 'echo' command\r\n"
+               "-ERR Command not allowed inside a transaction\r\n+QUEUED\r\n"
+               "-EXECABORT Transaction discarded because of previous errors.\r\n+PONG\r\n");
+    /* DISCARD, then EXEC; RESET leaves MULTI too. */
+    send_str(fd, "MULTI\r\nPING\r\nDISCARD\r\nEXEC\r\nMULTI\r\nPING\r\nRESET\r\nEXEC\r\n");
+    expect(fd, "+OK\r\n+QUEUED\r\n+OK\r\n-ERR EXEC without MULTI\r\n+OK\r\n+QUEUED\r\n"
+               "+RESET\r\n-ERR EXEC without MULTI\r\n");
+    /* A data command needs the store: without one EXEC fails as a whole. */
+    send_str(fd, "MULTI\r\nGET k\r\nEXEC\r\nWATCH k\r\n");
+    expect(fd, "+OK\r\n+QUEUED\r\n"
+               "-ERR cannot begin the transaction: no cluster client\r\n"
+               "-ERR WATCH needs the cluster client\r\n");
+    close(fd);
+    stop();
+}
+
+/* Connection commands run inside EXEC, and the commands pipelined after it see what they
+ * did (SELECT): EXEC holds them back until its reply. */
+static void test_multi_connection_commands(void **state)
+{
+    (void)state;
+    start(NULL);
+    int fd = dial();
+    send_str(fd, "MULTI\r\nPING\r\nECHO x\r\nSELECT 3\r\nSELECT 99\r\nEXEC\r\nCLIENT INFO\r\n");
+    expect(fd, "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
+               "*4\r\n+PONG\r\n$1\r\nx\r\n+OK\r\n-ERR DB index is out of range\r\n");
+    size_t n;
+    char *info = read_bulk(fd, &n);
+    assert_non_null(strstr(info, " db=3 "));
+    assert_non_null(strstr(info, " multi=-1 "));
+    free(info);
+    /* Inside MULTI, CLIENT LIST shows the queue's length. */
+    send_str(fd, "MULTI\r\nPING\r\nPING\r\n");
+    expect(fd, "+OK\r\n+QUEUED\r\n+QUEUED\r\n");
+    int other = dial();
+    send_str(other, "CLIENT LIST\r\n");
+    char *list = read_bulk(other, &n);
+    assert_non_null(strstr(list, " multi=2 "));
+    free(list);
+    send_str(fd, "EXEC\r\n");
+    expect(fd, "*2\r\n+PONG\r\n+PONG\r\n");
+    close(other);
+    close(fd);
+    stop();
+}
+
+/* A connection command that finishes later (DEBUG SLEEP) inside EXEC: the rest waits for
+ * it, in order; and a conn closed (or a server stopped) meanwhile frees everything once. */
+static void test_multi_async_and_close(void **state)
+{
+    (void)state;
+    start(NULL);
+    int fd = dial();
+    send_str(fd, "MULTI\r\nDEBUG SLEEP 0.05\r\nECHO a\r\nDEBUG SLEEP 0\r\nEXEC\r\nPING\r\n");
+    expect(fd, "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n+OK\r\n$1\r\na\r\n+OK\r\n"
+               "+PONG\r\n");
+    close(fd);
+    int a = dial();
+    send_str(a, "MULTI\r\nDEBUG SLEEP 0.05\r\nPING\r\nEXEC\r\n");
+    expect(a, "+OK\r\n+QUEUED\r\n+QUEUED\r\n");
+    close(a); /* EXEC still sleeping */
+    int b = dial();
+    send_str(b, "MULTI\r\nDEBUG SLEEP 30\r\nEXEC\r\n");
+    expect(b, "+OK\r\n+QUEUED\r\n");
+    int c = dial();
+    send_str(c, "PING\r\n");
+    expect(c, "+PONG\r\n");
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* a's sleep fires on its closed conn */
+    stop();               /* b's EXEC is still sleeping */
+    close(b);
+    close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +652,9 @@ int main(void)
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_info_time_command),
         cmocka_unit_test(test_shutdown_flag),
+        cmocka_unit_test(test_multi_errors),
+        cmocka_unit_test(test_multi_connection_commands),
+        cmocka_unit_test(test_multi_async_and_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -416,6 +416,7 @@ static void test_single_key_chains_behind_multi(void **state)
     assert_int_equal(r.code, BS_EPROPOSAL_DROPPED);
     assert_int_equal(r.kind, TXN_ERR_PROPOSAL_FAILED);
     assert_int_equal(p.calls, 1);
+    assert_int_equal(p.code, BS_EPROPOSAL_DROPPED); /* the MSET's own code */
     assert_int_equal(p.kind, TXN_ERR_CHAIN_BROKEN);
     assert_int_equal(txn_cm_table_size(txn_store_cm(h->s)), 0);
     must_raw_get(h, "a", "11");

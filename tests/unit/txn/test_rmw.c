@@ -1,14 +1,20 @@
 /* test_rmw.c -- the single-key read-modify-writes against Redis 7's semantics (INCRBY
  * overflow and parsing, INCRBYFLOAT formatting, APPEND, SETRANGE padding and limits, GETSET,
  * GETDEL, GETEX PERSIST, SETNX, SET flags, EXPIRE NX/XX/GT/LT, PERSIST), and chaining: a hot
- * key's successive RMWs read the pending value and propose behind it, and a failed
- * proposal fails the chain. */
+ * key's successive RMWs read the pending value and propose behind it, a failed proposal
+ * fails the chain with its own code (so a region error tells the client the chained
+ * commands never applied either), also when the failure lands while a chained command is
+ * between reading and proposing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -440,10 +446,11 @@ static void test_chain_failure_fails_successors(void **state)
     assert_int_equal(r[1].kind, TXN_ERR_PROPOSAL_FAILED);
     for (int i = 2; i < N; i++) {
         assert_int_equal(r[i].calls, 1);
-        assert_int_not_equal(r[i].code, BS_OK);
+        assert_int_equal(r[i].code, BS_ENOT_LEADER); /* the failed write's own code */
         assert_int_equal(r[i].kind, TXN_ERR_CHAIN_BROKEN);
     }
     assert_int_equal(noop.calls, 1);
+    assert_int_equal(noop.code, BS_ENOT_LEADER);
     assert_int_equal(noop.kind, TXN_ERR_CHAIN_BROKEN);
     assert_int_equal(txn_cm_table_size(txn_store_cm(h->s)), 0);
     /* the next RMW reads the applied state again */
@@ -456,6 +463,254 @@ static void test_chain_failure_fails_successors(void **state)
     th_res_free(&after);
     th_res_free(&noop);
     bs_buf_free(&k);
+}
+
+/* The chained failure carries the code of the write that failed: an epoch change (a split
+ * skipped it) says none of them applied; a dropped proposal leaves them all unknown. */
+static void test_chain_failure_passes_code_through(void **state)
+{
+    th *h = *state;
+    const int codes[2] = {BS_ESTATE, BS_EPROPOSAL_DROPPED};
+    txn_rmw_params p = P(TXN_RMW_INCRBY);
+    bs_buf k = BS_BUF_INIT;
+    p.incr = 1;
+    must_raw_put(h, "c", "10", 0);
+    h->delay = true;
+    th_key(&k, "c");
+    for (int t = 0; t < 2; t++) {
+        th_res a, b, put;
+        th_res_init(&a);
+        th_res_init(&b);
+        th_res_init(&put);
+        txn_raw_rmw(h->s, bs_buf_slice(&k), &p, th_cb, &a);
+        txn_raw_rmw(h->s, bs_buf_slice(&k), &p, th_cb, &b);
+        txn_raw_put(h->s, bs_buf_slice(&k), th_s("blind"), 0, th_cb, &put); /* chains too */
+        assert_int_equal(h->qn, 3);
+        assert_int_equal(th_fail_all(h, codes[t]), 3);
+        assert_int_equal(a.code, codes[t]);
+        assert_int_equal(a.kind, TXN_ERR_PROPOSAL_FAILED);
+        assert_int_equal(b.calls, 1); /* answered once, at a's failure */
+        assert_int_equal(b.code, codes[t]);
+        assert_int_equal(b.kind, TXN_ERR_CHAIN_BROKEN);
+        assert_int_equal(put.calls, 1);
+        assert_int_equal(put.code, codes[t]);
+        assert_int_equal(put.kind, TXN_ERR_CHAIN_BROKEN);
+        assert_int_equal(txn_cm_table_size(txn_store_cm(h->s)), 0);
+        must_raw_get(h, "c", "10");
+        th_res_free(&a);
+        th_res_free(&b);
+        th_res_free(&put);
+    }
+    bs_buf_free(&k);
+}
+
+/* ---- a failure while a chained command is between reading and proposing ---------------- */
+
+typedef struct fp_fail {
+    th *h;
+    int code;
+    int fired;
+} fp_fail;
+
+/* The fail point (txn_fp_set_before_settle): the proposer fails the held predecessor right
+ * then, as the raftstore thread may at any instant. */
+static void fail_held(void *arg)
+{
+    fp_fail *f = arg;
+    f->fired++;
+    assert_int_equal(th_fail_all(f->h, f->code), 1);
+}
+
+/* The reported crash: the failure used to unlink the running command's record, and its
+ * propose (or no-op) step then asserted on a record it no longer owned. Now the record is
+ * flagged broken and the command fails itself, never proposing. */
+static void test_chain_breaks_before_propose(void **state)
+{
+    th *h = *state;
+    txn_rmw_params incr = P(TXN_RMW_INCRBY), nx = P(TXN_RMW_SETNX);
+    bs_buf k = BS_BUF_INIT, d = BS_BUF_INIT;
+    incr.incr = 1;
+    nx.arg = th_s("z");
+    must_raw_put(h, "c", "10", 0);
+    h->delay = true;
+    th_key(&k, "c");
+    th_key(&d, "d");
+    /* 0: a write (fails at propose_begin); 1: a no-write outcome (fails at settle_noop);
+     * 2: a two-key batch put, broken on one key. */
+    const int codes[3] = {BS_ESTATE, BS_ENOT_LEADER, BS_EPROPOSAL_DROPPED};
+    for (int t = 0; t < 3; t++) {
+        th_res first, second;
+        th_res_init(&first);
+        th_res_init(&second);
+        txn_raw_rmw(h->s, bs_buf_slice(&k), &incr, th_cb, &first); /* proposed, held */
+        assert_int_equal(h->qn, 1);
+        fp_fail f = {h, codes[t], 0};
+        txn_fp_set_before_settle(fail_held, &f);
+        if (t == 0) {
+            txn_raw_rmw(h->s, bs_buf_slice(&k), &incr, th_cb, &second);
+        } else if (t == 1) {
+            txn_raw_rmw(h->s, bs_buf_slice(&k), &nx, th_cb, &second);
+        } else {
+            txn_kv kvs[2] = {{bs_buf_slice(&k), th_s("x")}, {bs_buf_slice(&d), th_s("y")}};
+            txn_raw_batch_put(h->s, kvs, 2, NULL, 0, th_cb, &second);
+        }
+        txn_fp_set_before_settle(NULL, NULL);
+        assert_int_equal(f.fired, 1);
+        assert_int_equal(first.calls, 1);
+        assert_int_equal(first.code, codes[t]);
+        assert_int_equal(second.calls, 1);
+        assert_int_equal(second.code, codes[t]);
+        assert_int_equal(second.kind, TXN_ERR_CHAIN_BROKEN);
+        assert_int_equal(h->qn, 0); /* the second never reached the proposer */
+        assert_int_equal(txn_cm_table_size(txn_store_cm(h->s)), 0);
+        th_res_free(&first);
+        th_res_free(&second);
+    }
+    h->delay = false;
+    must_not_found(h, "d");
+    th_res after;
+    th_res_init(&after);
+    must_rmw(h, "c", &incr, &after); /* neither failed write exists */
+    assert_int_equal(after.integer, 11);
+    th_res_free(&after);
+    bs_buf_free(&k);
+    bs_buf_free(&d);
+}
+
+/* ---- chains under concurrency ---------------------------------------------------------------- */
+
+#define STRESS_CLIENTS 4
+#define STRESS_OPS 250
+
+typedef struct stress {
+    th *h;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    int64_t ok_values[STRESS_CLIENTS * STRESS_OPS]; /* the INCR results that succeeded */
+    size_t n_ok;
+    size_t n_failed;
+    int bad; /* results no rule allows (counted: cmocka asserts only on the main thread) */
+} stress;
+
+typedef struct waitres {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls, code;
+    txn_error_kind kind;
+    int64_t integer;
+} waitres;
+
+static void wait_cb(void *arg, const txn_result *res)
+{
+    waitres *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->calls++;
+    w->code = res->code;
+    w->kind = res->error.kind;
+    w->integer = res->rmw.integer;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *stress_client(void *arg)
+{
+    stress *st = arg;
+    bs_buf k = BS_BUF_INIT;
+    txn_rmw_params p = P(TXN_RMW_INCRBY);
+    p.incr = 1;
+    th_key(&k, "hot");
+    for (int i = 0; i < STRESS_OPS; i++) {
+        waitres w;
+        memset(&w, 0, sizeof(w));
+        pthread_mutex_init(&w.mu, NULL);
+        pthread_cond_init(&w.cv, NULL);
+        txn_raw_rmw(st->h->s, bs_buf_slice(&k), &p, wait_cb, &w);
+        pthread_mutex_lock(&w.mu);
+        while (w.calls == 0)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        pthread_mutex_lock(&st->mu);
+        if (w.calls != 1)
+            st->bad++;
+        else if (w.code == BS_OK)
+            st->ok_values[st->n_ok++] = w.integer;
+        else if (w.kind == TXN_ERR_PROPOSAL_FAILED || w.kind == TXN_ERR_CHAIN_BROKEN)
+            st->n_failed++;
+        else
+            st->bad++;
+        pthread_mutex_unlock(&st->mu);
+        pthread_mutex_destroy(&w.mu);
+        pthread_cond_destroy(&w.cv);
+    }
+    bs_buf_free(&k);
+    return NULL;
+}
+
+/* The "raftstore": applies a few held batches or fails all of them, at random. */
+static void *stress_raft(void *arg)
+{
+    stress *st = arg;
+    unsigned seed = 42;
+    const int codes[3] = {BS_ENOT_LEADER, BS_ESTATE, BS_EPROPOSAL_DROPPED};
+    while (!atomic_load(&st->stop)) {
+        int r = rand_r(&seed) % 16;
+        if (r < 13)
+            (void)th_apply(st->h, 1 + (size_t)r % 3);
+        else
+            (void)th_fail_all(st->h, codes[r % 3]);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Hot-key INCRs from several threads chain on each other while proposals apply or fail at
+ * random, on another thread, at any point of the chained commands' runs. The harness's
+ * proposer fails everything it holds at once, so a failed INCR never applies and an
+ * applied one is acknowledged: the counter must end at exactly the number of successes,
+ * and the successes must have produced 1..n. A chained write that slipped past its
+ * failed predecessor into the proposer would show as a counter above n. */
+static void test_chain_stress_random_failures(void **state)
+{
+    th *h = *state;
+    stress st;
+    memset(&st, 0, sizeof(st));
+    st.h = h;
+    atomic_init(&st.stop, false);
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_mutex_lock(&h->mu);
+    h->delay = true;
+    pthread_mutex_unlock(&h->mu);
+    pthread_t raft, clients[STRESS_CLIENTS];
+    assert_int_equal(pthread_create(&raft, NULL, stress_raft, &st), 0);
+    for (int i = 0; i < STRESS_CLIENTS; i++)
+        assert_int_equal(pthread_create(&clients[i], NULL, stress_client, &st), 0);
+    for (int i = 0; i < STRESS_CLIENTS; i++)
+        assert_int_equal(pthread_join(clients[i], NULL), 0);
+    atomic_store(&st.stop, true);
+    assert_int_equal(pthread_join(raft, NULL), 0);
+    assert_int_equal(st.bad, 0);
+    assert_int_equal(st.n_ok + st.n_failed, STRESS_CLIENTS * STRESS_OPS);
+    /* Every answer is in, so nothing may still be waiting in the proposer. */
+    assert_int_equal(th_fail_all(h, BS_ENOT_LEADER), 0);
+    assert_int_equal(txn_cm_table_size(txn_store_cm(h->s)), 0);
+    qsort(st.ok_values, st.n_ok, sizeof(int64_t), cmp_i64);
+    for (size_t i = 0; i < st.n_ok; i++)
+        assert_int_equal(st.ok_values[i], (int64_t)i + 1);
+    h->delay = false;
+    if (st.n_ok == 0) {
+        must_not_found(h, "hot");
+    } else {
+        char want[32];
+        snprintf(want, sizeof want, "%zu", st.n_ok);
+        must_raw_get(h, "hot", want);
+    }
+    pthread_mutex_destroy(&st.mu);
 }
 
 static void test_refused_proposal(void **state)
@@ -487,6 +742,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expire_family, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chain_100_incr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chain_failure_fails_successors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_failure_passes_code_through, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_breaks_before_propose, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_stress_random_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_proposal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# resp-vs-redis.sh -- Basalt's RESP front end against redis-server, same machine, same
+# redis-benchmark workloads, alternating runs, medians and ratios Basalt/redis.
+#
+# Three servers run side by side on 127.0.0.1, each on a fresh temp data dir:
+#   basalt          basalt-server standalone (every write is a synced Raft entry)
+#   redis-always    redis-server --appendonly yes --appendfsync always (durable, like Basalt)
+#   redis-nopersist redis-server --appendonly no --save ""             (memory only)
+# Every workload runs once against each server per round (the order rotates per round),
+# for BENCH_ROUNDS rounds; the table shows medians of ops/s and of p99 latency.
+#
+# Usage: utils/bench/resp-vs-redis.sh            (after `make`; exits 0, a benchmark)
+# Environment:
+#   BASALT_BIN      basalt-server binary (default: <repo>/bin/basalt-server)
+#   REDIS_SERVER    redis-server binary (default: redis-server on PATH)
+#   BENCH_ROUNDS    alternating rounds (default 3)
+#   BENCH_REQUESTS  requests per -P 1 run (default 20000; -P 16 runs send 4x, MSET 1/3)
+#   BENCH_KEYSPACE  -r of the SET/GET/MSET workloads and keys preloaded for GET (100000)
+#   BENCH_CLIENTS   -c (default 50)
+#   BENCH_ONLY      space-separated workload names to run (default: all)
+#   BENCH_KEEP=1    keep the temp dir (server logs, raw CSV) instead of removing it
+#
+# Workloads (-c 50; SET/GET/MSET with -r 100000, INCR on one hot key):
+#   set-d100-P1 set-d100-P16 set-d4096-P1 set-d4096-P16
+#   get-d100-P1 get-d100-P16 get-d4096-P1 get-d4096-P16   (keys preloaded with that size)
+#   incr-hot-P1 mset10-d100-P1
+# Targets (printed as met / MISSED, never an exit status):
+#   vs redis-always:    SET -P 1 and INCR -P 1 >= 1.5x; SET -P 16 and MSET >= 1.0x;
+#                       SET -P 1 p99 latency <= redis-always's
+#   vs redis-nopersist: GET >= 0.6x
+
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+BASALT_BIN=${BASALT_BIN:-$repo/bin/basalt-server}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+ROUNDS=${BENCH_ROUNDS:-3}
+REQ=${BENCH_REQUESTS:-20000}
+KEYSPACE=${BENCH_KEYSPACE:-100000}
+CLIENTS=${BENCH_CLIENTS:-50}
+ONLY=${BENCH_ONLY:-}
+
+die() { echo "resp-vs-redis: $*" >&2; exit 1; }
+note() { echo "# $*" >&2; }
+
+[ -x "$BASALT_BIN" ] || die "no basalt-server at $BASALT_BIN (run make, or set BASALT_BIN)"
+command -v "$REDIS_SERVER" >/dev/null || die "no redis-server (set REDIS_SERVER)"
+for t in redis-benchmark redis-cli python3; do
+    command -v "$t" >/dev/null || die "$t is required"
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/resp-vs-redis.XXXXXX") || die "mktemp failed"
+pids=()
+bench_pid=
+
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() {
+    local p _
+    [ -n "$bench_pid" ] && kill -TERM "$bench_pid" 2>/dev/null
+    for p in "${pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 1 100); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        note "kept $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_ping() { # port pid name
+    local _
+    for _ in $(seq 1 300); do
+        kill -0 "$2" 2>/dev/null || die "$3 exited at startup (logs in $work)"
+        [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+    die "$3 did not answer PING on port $1"
+}
+
+# ---- servers --------------------------------------------------------------------------
+mkdir -p "$work/basalt" "$work/redis-always" "$work/redis-nopersist"
+
+"$BASALT_BIN" --data-dir "$work/basalt/data" --redis-addr 127.0.0.1:0 \
+    --status-addr 127.0.0.1:0 --addr 127.0.0.1:0 --pd-addr 127.0.0.1:0 \
+    --log-file "$work/basalt/server.log" --log-level warn \
+    >"$work/basalt/stdout" 2>&1 &
+basalt_pid=$!
+pids+=("$basalt_pid")
+for _ in $(seq 1 300); do
+    grep -q '^RESP listening on' "$work/basalt/stdout" 2>/dev/null && break
+    kill -0 "$basalt_pid" 2>/dev/null || die "basalt-server exited: $(cat "$work/basalt/stdout")"
+    sleep 0.1
+done
+basalt_port=$(sed -n 's/^RESP listening on .*:\([0-9]*\)$/\1/p' "$work/basalt/stdout" | head -1)
+status_port=$(sed -n 's/^status listening on .*:\([0-9]*\)$/\1/p' "$work/basalt/stdout" | head -1)
+[ -n "$basalt_port" ] || die "basalt-server printed no RESP port: $(cat "$work/basalt/stdout")"
+wait_ping "$basalt_port" "$basalt_pid" basalt-server
+
+start_redis() { # name extra-args...; sets started_port
+    local name=$1 pid
+    shift
+    started_port=$(free_port)
+    "$REDIS_SERVER" --port "$started_port" --bind 127.0.0.1 --dir "$work/$name" --save "" \
+        --daemonize no --logfile "$work/$name/redis.log" "$@" >/dev/null 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    wait_ping "$started_port" "$pid" "$name"
+}
+start_redis redis-always --appendonly yes --appendfsync always
+always_port=$started_port
+start_redis redis-nopersist --appendonly no
+nopersist_port=$started_port
+
+declare -A PORT=([basalt]=$basalt_port [redis-always]=$always_port [redis-nopersist]=$nopersist_port)
+SERVERS=(basalt redis-always redis-nopersist)
+
+# ---- workloads ------------------------------------------------------------------------
+# MSET is redis-benchmark's `-t mset` (10 keys, -d 100 values) on keys of their own prefix:
+# the preload and the SET runs split the "key:" range into several Regions, and an MSET
+# across Regions is a transaction, not the one-Raft-entry path this measures.
+MSET_ARGS=""
+for _ in $(seq 1 10); do MSET_ARGS+=" m:__rand_int__ $(printf 'v%.0s' $(seq 1 100))"; done
+# name | requests | redis-benchmark arguments (after -h/-p/-c/--csv)
+WL=(
+  "set-d100-P1|$REQ|-t set -r $KEYSPACE -d 100 -P 1"
+  "set-d100-P16|$((REQ * 4))|-t set -r $KEYSPACE -d 100 -P 16"
+  "set-d4096-P1|$REQ|-t set -r $KEYSPACE -d 4096 -P 1"
+  "set-d4096-P16|$((REQ * 4))|-t set -r $KEYSPACE -d 4096 -P 16"
+  "get-d100-P1|$REQ|-r $KEYSPACE -P 1 GET g100:__rand_int__"
+  "get-d100-P16|$((REQ * 4))|-r $KEYSPACE -P 16 GET g100:__rand_int__"
+  "get-d4096-P1|$REQ|-r $KEYSPACE -P 1 GET g4096:__rand_int__"
+  "get-d4096-P16|$((REQ * 4))|-r $KEYSPACE -P 16 GET g4096:__rand_int__"
+  "incr-hot-P1|$REQ|-t incr -P 1"
+  "mset10-d100-P1|$((REQ / 3))|-r $KEYSPACE -P 1 MSET $MSET_ARGS"
+)
+
+selected() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+
+# GET reads keys g<size>:<12 digits>, exactly what __rand_int__ expands to, all preloaded.
+need_get=0
+for w in "${WL[@]}"; do
+    n=${w%%|*}
+    [[ $n == get-* ]] && selected "$n" && need_get=1
+done
+
+preload() { # port
+    python3 - "$KEYSPACE" <<'EOF' | redis-cli -p "$1" --pipe >"$work/preload.out" 2>&1
+import sys
+n = int(sys.argv[1])
+out = sys.stdout.buffer
+for size in (100, 4096):
+    val = b"x" * size
+    head = b"*3\r\n$3\r\nSET\r\n$%d\r\n" % (len("g%d:" % size) + 12)
+    tail = b"\r\n$%d\r\n%s\r\n" % (size, val)
+    buf = []
+    for i in range(n):
+        buf.append(head + b"g%d:%012d" % (size, i) + tail)
+        if len(buf) == 2000:
+            out.write(b"".join(buf)); buf = []
+    out.write(b"".join(buf))
+EOF
+}
+
+if [ "$need_get" = 1 ]; then
+    for s in "${SERVERS[@]}"; do
+        t0=$(date +%s.%N)
+        # loading is setup, not measured: redis-always need not fsync every batch of it
+        [ "$s" = redis-always ] && redis-cli -p "${PORT[$s]}" config set appendfsync no >/dev/null
+        preload "${PORT[$s]}" || note "preload of $s reported an error: $(tail -2 "$work/preload.out")"
+        [ "$s" = redis-always ] && redis-cli -p "${PORT[$s]}" config set appendfsync always >/dev/null
+        note "preloaded $KEYSPACE keys x (100 B + 4096 B) into $s in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    done
+    # the first runs should not pay for writing back the preload's dirty pages
+    sync
+    sleep 3
+fi
+
+# redis-always rewrites its AOF in the background as it grows; a run does not start during one.
+settle() { # server
+    local _
+    [[ $1 == redis-* ]] || return 0
+    for _ in $(seq 1 600); do
+        redis-cli -p "${PORT[$1]}" info persistence 2>/dev/null |
+            grep -Eq '^(aof_rewrite_in_progress|rdb_bgsave_in_progress):1' || return 0
+        sleep 0.1
+    done
+}
+
+fsyncs() {
+    [ -n "$status_port" ] || { echo 0; return; }
+    python3 - "$status_port" <<'EOF' 2>/dev/null || echo 0
+import sys, urllib.request
+t = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+print(sum(int(float(l.split()[-1])) for l in t.splitlines()
+          if l.startswith("basalt_raftstore_fsync_total")))
+EOF
+}
+
+raw=$work/results.tsv   # round server workload rps p50 p99 fsyncs
+: >"$raw"
+
+run_one() { # round server name requests args
+    local r=$1 s=$2 name=$3 n=$4 args=$5 out f0 f1 line
+    settle "$s"
+    f0=0; [ "$s" = basalt ] && f0=$(fsyncs)
+    # in the background, so that a signal ends the script at once (the trap kills it)
+    # shellcheck disable=SC2086
+    redis-benchmark -h 127.0.0.1 -p "${PORT[$s]}" -c "$CLIENTS" -n "$n" --csv $args \
+        >"$work/bench.out" 2>"$work/bench.err" &
+    bench_pid=$!
+    wait "$bench_pid"
+    bench_pid=
+    out=$(cat "$work/bench.out")
+    f1=0; [ "$s" = basalt ] && f1=$(fsyncs)
+    # CSV: "test","rps","avg","min","p50","p95","p99","max"
+    line=$(printf '%s\n' "$out" | awk -F, 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }')
+    if [ -z "$line" ]; then
+        note "round $r $s $name: no result ($(head -c 300 "$work/bench.err"))"
+        return
+    fi
+    # shellcheck disable=SC2086
+    set -- $line
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$s" "$name" "$1" "$2" "$3" $((f1 - f0)) >>"$raw"
+    printf '# round %s %-15s %-15s %10s ops/s  p50 %6s ms  p99 %7s ms\n' "$r" "$s" "$name" "$1" "$2" "$3" >&2
+}
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+t_start=$(date +%s)
+note "basalt-server $("$BASALT_BIN" --version 2>/dev/null | head -1) on :$basalt_port, redis-always :$always_port, redis-nopersist :$nopersist_port"
+note "rounds $ROUNDS, requests $REQ (-P 16: $((REQ * 4)), MSET: $((REQ / 3))), -c $CLIENTS, -r $KEYSPACE; load average $load_start"
+
+for r in $(seq 1 "$ROUNDS"); do
+    # rotate the server order each round so no server always runs first or last
+    k=$(((r - 1) % 3))
+    order=("${SERVERS[@]:k}" "${SERVERS[@]:0:k}")
+    for w in "${WL[@]}"; do
+        IFS='|' read -r name n args <<<"$w"
+        selected "$name" || continue
+        for s in "${order[@]}"; do
+            run_one "$r" "$s" "$name" "$n" "$args"
+        done
+    done
+done
+
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+elapsed=$(($(date +%s) - t_start))
+
+# ---- report ---------------------------------------------------------------------------
+median() { # server workload column(4=rps,5=p50,6=p99,7=fsyncs)
+    awk -F'\t' -v s="$1" -v w="$2" -v c="$3" '$2 == s && $3 == w { print $c }' "$raw" |
+        sort -g | awk '{ v[NR] = $1 } END {
+            if (NR == 0) { print "NA"; exit }
+            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && a + 0 >= b + 0) }'; }
+
+declare -A P99 RATIO_A RATIO_N
+echo
+echo "Basalt vs redis-server: medians of $ROUNDS alternating rounds, -c $CLIENTS, -r $KEYSPACE (INCR: one key)"
+echo "load average: $load_start at start, $load_end at end ($(nproc) CPUs); ${elapsed}s of runs"
+echo
+printf '| %-15s | %12s | %12s | %6s | %13s | %6s | %-27s | %9s |\n' workload "basalt ops/s" \
+    "redis-always" ratio "redis-nopers." ratio "p99 ms basalt / always" "ops/fsync"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------------- -------------- -------------- -------- \
+    --------------- -------- ----------------------------- -----------
+for w in "${WL[@]}"; do
+    name=${w%%|*}
+    selected "$name" || continue
+    b=$(median basalt "$name" 4); a=$(median redis-always "$name" 4); n=$(median redis-nopersist "$name" 4)
+    pb=$(median basalt "$name" 6); pa=$(median redis-always "$name" 6)
+    fs=$(median basalt "$name" 7)
+    req=$(echo "$w" | cut -d'|' -f2)
+    opf=$(awk -v f="$fs" -v r="$req" 'BEGIN { if (f == "NA" || f == 0) print "-"; else printf "%.1f", r / f }')
+    P99[$name]="$pb $pa"
+    RATIO_A[$name]=$(ratio "$b" "$a"); RATIO_N[$name]=$(ratio "$b" "$n")
+    printf '| %-15s | %12s | %12s | %6s | %13s | %6s | %-27s | %9s |\n' "$name" "$b" "$a" \
+        "${RATIO_A[$name]}" "$n" "${RATIO_N[$name]}" "$pb / $pa" "$opf"
+done
+
+echo
+echo "Targets (Basalt/redis, medians):"
+target() { # label value threshold (value >= threshold)
+    local v=$2 verdict
+    if [ "$v" = NA ]; then verdict="not run"
+    elif ge "$v" "$3"; then verdict=met
+    else verdict=MISSED; fi
+    printf '  %-52s %6s  (>= %s)  %s\n' "$1" "$v" "$3" "$verdict"
+}
+for name in set-d100-P1 set-d4096-P1 incr-hot-P1; do
+    selected "$name" && target "$name vs redis-always" "${RATIO_A[$name]}" 1.5
+done
+for name in set-d100-P16 set-d4096-P16 mset10-d100-P1; do
+    selected "$name" && target "$name vs redis-always" "${RATIO_A[$name]}" 1.0
+done
+for name in set-d100-P1 set-d4096-P1; do
+    selected "$name" || continue
+    read -r pb pa <<<"${P99[$name]}"
+    if [ "$pb" = NA ] || [ "$pa" = NA ]; then verdict="not run"
+    elif awk -v a="$pb" -v b="$pa" 'BEGIN { exit !(a <= b) }'; then verdict=met
+    else verdict=MISSED; fi
+    printf '  %-52s %6s  (<= %s ms)  %s\n' "$name p99 ms, basalt vs redis-always" "$pb" "$pa" "$verdict"
+done
+for name in get-d100-P1 get-d100-P16 get-d4096-P1 get-d4096-P16; do
+    selected "$name" && target "$name vs redis-nopersist" "${RATIO_N[$name]}" 0.6
+done
+echo
+echo "ops/fsync: Basalt requests per raftstore fsync (basalt_raftstore_fsync_total) in a run."
+[ "${BENCH_KEEP:-0}" = 1 ] && echo "raw results: $raw"
+exit 0
