@@ -160,6 +160,8 @@ void client_req_run(creq *r);
 /* Delivers r->res through done, frees r and ends its flight. Any thread. */
 void client_req_finish(creq *r);
 /* Fails r before it started (validation): finishes with the error at once. */
+/* Sets r's scan parameters and range from req (read.c; client_scan and client_txn_scan). */
+void client_req_set_scan(creq *r, const client_scan_req *req);
 void client_req_reject(creq *r, int code, txn_error_kind kind, const char *msg);
 /* Sets r->res to the error; returns STEP_DONE. */
 creq_step client_req_fail(creq *r, int code, txn_error_kind kind, const char *msg);

@@ -255,15 +255,11 @@ static creq_step attempt_scan(creq *r)
     return STEP_DONE;
 }
 
-void client_scan(client *c, const client_scan_req *req, client_done_fn done, void *arg)
+/* Fills r's scan parameters and its range of region keys from req: forward [start, end),
+ * reverse [end, start), an absent bound being the keyspace's edge (client_scan's rules,
+ * shared with client_txn_scan). */
+void client_req_set_scan(creq *r, const client_scan_req *req)
 {
-    creq *r = client_req_new(c, CREQ_SCAN, attempt_scan, done, arg);
-    if (!keyspace_valid(r, req->keyspace))
-        return;
-    if (req->limit == 0) {
-        client_req_reject(r, BS_EINVAL, TXN_ERR_INVALID_ARGUMENT, "scan limit must be > 0");
-        return;
-    }
     uint8_t ks_lo[KV_PREFIX_LEN], ks_hi[KV_PREFIX_LEN];
     kv_keyspace_range(KV_MODE_RAW, req->keyspace, ks_lo, ks_hi);
     bs_buf lo = BS_BUF_INIT, hi = BS_BUF_INIT;
@@ -292,6 +288,18 @@ void client_scan(client *c, const client_scan_req *req, client_done_fn done, voi
     client_req_set_range(r, bs_buf_slice(&lo), bs_buf_slice(&hi));
     bs_buf_free(&lo);
     bs_buf_free(&hi);
+}
+
+void client_scan(client *c, const client_scan_req *req, client_done_fn done, void *arg)
+{
+    creq *r = client_req_new(c, CREQ_SCAN, attempt_scan, done, arg);
+    if (!keyspace_valid(r, req->keyspace))
+        return;
+    if (req->limit == 0) {
+        client_req_reject(r, BS_EINVAL, TXN_ERR_INVALID_ARGUMENT, "scan limit must be > 0");
+        return;
+    }
+    client_req_set_scan(r, req);
     client_req_run(r);
 }
 

@@ -514,34 +514,6 @@ void client_txn_scan(client_txn *txn, const client_scan_req *req, client_done_fn
     if (!op)
         return;
     creq *r = client_req_new(txn->t->c, CREQ_TXN, attempt_scan, read_finished, op);
-    uint8_t ks_lo[KV_PREFIX_LEN], ks_hi[KV_PREFIX_LEN];
-    kv_keyspace_range(KV_MODE_RAW, req->keyspace, ks_lo, ks_hi);
-    bs_buf lo = BS_BUF_INIT, hi = BS_BUF_INIT;
-    r->keyspace = req->keyspace;
-    r->limit = req->limit;
-    r->key_only = req->key_only;
-    r->reverse = req->reverse;
-    /* The bounds as client_scan takes them. */
-    if (!req->reverse) {
-        client_raw_key(&lo, req->keyspace, req->start);
-        if (req->has_end)
-            client_raw_key(&hi, req->keyspace, req->end);
-        else
-            bs_buf_set(&hi, ks_hi, KV_PREFIX_LEN);
-    } else {
-        if (req->start.len)
-            client_raw_key(&hi, req->keyspace, req->start);
-        else
-            bs_buf_set(&hi, ks_hi, KV_PREFIX_LEN);
-        if (req->has_end)
-            client_raw_key(&lo, req->keyspace, req->end);
-        else
-            bs_buf_set(&lo, ks_lo, KV_PREFIX_LEN);
-    }
-    if (bs_slice_cmp(bs_buf_slice(&lo), bs_buf_slice(&hi)) > 0)
-        bs_buf_set(&hi, lo.ptr, lo.len); /* an empty range */
-    client_req_set_range(r, bs_buf_slice(&lo), bs_buf_slice(&hi));
-    bs_buf_free(&lo);
-    bs_buf_free(&hi);
+    client_req_set_scan(r, req);
     client_req_run(r);
 }
