@@ -20,15 +20,23 @@
  *             trip over our own locks); not after an unknown outcome, which only the
  *             primary can settle, nor after a one-phase attempt refused (it wrote nothing).
  *
+ * Lock TTL (client-go's txnLockTTL): the configured TTL, raised for big transactions to
+ * 6000 ms * sqrt(size in MiB) up to 20 s, plus the time since start_ts. A resolver judges
+ * a lock expired by start_ts's physical time + TTL, so without the elapsed part a
+ * transaction that spent longer than the TTL between its start_ts and its prewrite (a
+ * slow EXEC, backoff on region errors) would leave locks that are expired at birth.
+ *
  * Errors: a WriteConflict with reason Watch -> CLIENT_TXN_ERR_WATCH (wins over any other
  * error, since it decides EXEC's nil); other WriteConflicts and a primary whose lock was
  * rolled back by a resolver (TxnLockNotFound) -> CLIENT_TXN_ERR_CONFLICT; a dropped
  * one-phase prewrite or a primary commit that kept failing -> CLIENT_TXN_ERR_UNKNOWN;
  * anything else -> CLIENT_TXN_ERR_FAILED. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "client/client_int.h"
+#include "common/clock.h"
 #include "common/assert.h"
 #include "common/log.h"
 
@@ -265,6 +273,28 @@ static void on_prewritten(void *arg, const client_tcall_out *out)
     client_tso_request(cm->t, on_commit_ts, cm);
 }
 
+#define TTL_SIZE_FROM ((size_t)16 << 10) /* below: the configured TTL */
+#define TTL_FACTOR_MS 6000.0
+#define TTL_SCALED_MAX_MS 20000u
+
+static uint64_t lock_ttl_of(const client_txns *t, const client_txn *txn)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < txn->n; i++)
+        bytes += txn->v[i].key.len + txn->v[i].value.len;
+    uint64_t ttl = t->o.lock_ttl_ms;
+    if (bytes >= TTL_SIZE_FROM) {
+        double scaled = TTL_FACTOR_MS * sqrt((double)bytes / (1024.0 * 1024.0));
+        uint64_t s = scaled > TTL_SCALED_MAX_MS ? TTL_SCALED_MAX_MS : (uint64_t)scaled;
+        if (s > ttl)
+            ttl = s;
+    }
+    int64_t elapsed = bs_clock_wall_ms() - pd_ts_physical(txn->start_ts);
+    if (elapsed > 0)
+        ttl += (uint64_t)elapsed;
+    return ttl;
+}
+
 /* The mutations of txn (sorted by key) into keys; the locking keys into cm. Returns n. */
 static size_t build(committer *cm, client_txn *txn, client_tcall_key **out)
 {
@@ -356,7 +386,7 @@ void client_txn_commit(client_txn *txn, client_txn_commit_fn done, void *arg)
     p.kind = CLIENT_TCALL_PREWRITE;
     p.primary = bs_buf_slice(&cm->primary);
     p.start_ts = cm->start_ts;
-    p.lock_ttl = txn->t->o.lock_ttl_ms;
+    p.lock_ttl = lock_ttl_of(txn->t, txn);
     p.txn_size = n;
     p.min_commit_ts = cm->start_ts + 1;
     p.try_one_pc = cm->one_pc && cm->n_locking > 0;

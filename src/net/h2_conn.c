@@ -75,10 +75,24 @@ void h2_conn_flush(h2_conn *c)
     maybe_idle(c);
 }
 
-void h2_conn_feed(h2_conn *c, const uint8_t *p, size_t n)
+/* Is stream id idle (never opened by either side)? RFC 9113 §5.1 makes any frame but
+ * HEADERS/PRIORITY on an idle stream a connection error, and nghttp2 enforces it. */
+static bool stream_idle(h2_conn *c, uint32_t id)
 {
-    if (c->closing || c->flush_then_close || !c->session)
-        return;
+    if (id == 0)
+        return false; /* the connection itself: nghttp2 judges it */
+    bool server = c->role == &net_server_role;
+    bool peer_stream = (id & 1) == (server ? 1u : 0u); /* clients open odd streams */
+    if (!peer_stream) /* ours: idle unless we opened it (servers never open streams) */
+        return server || id >= (uint32_t)nghttp2_session_get_next_stream_id(c->session);
+    return (int32_t)id > nghttp2_session_get_last_proc_stream_id(c->session);
+}
+
+/* Hands bytes to nghttp2. Returns false after a connection error (already handled). */
+static bool recv_bytes(h2_conn *c, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return true;
     c->in_session++;
     ssize_t rv = nghttp2_session_mem_recv(c->session, p, n);
     c->in_session--;
@@ -88,7 +102,53 @@ void h2_conn_feed(h2_conn *c, const uint8_t *p, size_t n)
          * and close. */
         h2_conn_flush(c);
         h2_conn_close_when_idle(c);
+        return false;
+    }
+    return !c->closing && !c->flush_then_close && c->session;
+}
+
+/* Received bytes go to nghttp2 frame by frame, except a RST_STREAM for an idle stream:
+ * grpcio sends one when a call is cancelled before its HEADERS went out, and to nghttp2
+ * that is a connection error that would kill every other call on the connection. gRPC
+ * servers ignore it (nothing is running on that stream), so it is dropped here. */
+void h2_conn_feed(h2_conn *c, const uint8_t *p, size_t n)
+{
+    if (c->closing || c->flush_then_close || !c->session)
         return;
+    while (n > 0) {
+        size_t take;
+        if (c->preface_left || c->pass) { /* pass-through runs */
+            uint32_t *left = c->preface_left ? &c->preface_left : &c->pass;
+            take = n < *left ? n : *left;
+            if (!recv_bytes(c, p, take))
+                return;
+            *left -= (uint32_t)take;
+        } else if (c->skip) {
+            take = n < c->skip ? n : c->skip;
+            c->skip -= (uint32_t)take;
+        } else {
+            take = 9 - c->hdr_have;
+            if (take > n)
+                take = n;
+            memcpy(c->hdr + c->hdr_have, p, take);
+            c->hdr_have += (uint32_t)take;
+            if (c->hdr_have == 9) {
+                uint32_t len = (uint32_t)c->hdr[0] << 16 | (uint32_t)c->hdr[1] << 8 | c->hdr[2];
+                uint32_t id = ((uint32_t)c->hdr[5] << 24 | (uint32_t)c->hdr[6] << 16 |
+                               (uint32_t)c->hdr[7] << 8 | c->hdr[8]) & 0x7fffffffu;
+                c->hdr_have = 0;
+                if (c->hdr[3] == NGHTTP2_RST_STREAM && len == 4 && stream_idle(c, id)) {
+                    BS_LOG_DEBUG("ignoring RST_STREAM for an idle stream", "stream_id=%u", id);
+                    c->skip = len;
+                } else {
+                    if (!recv_bytes(c, c->hdr, 9))
+                        return;
+                    c->pass = len;
+                }
+            }
+        }
+        p += take;
+        n -= take;
     }
     h2_conn_flush(c);
 }
@@ -142,6 +202,8 @@ h2_conn *h2_conn_new(net_loop *loop, const h2_role *role, void *owner, struct bu
         c->mem = *mem;
     c->ka_interval_ms = ka_interval_ms;
     c->ka_timeout_ms = ka_timeout_ms > 0 ? ka_timeout_ms : 3000;
+    /* A server first reads the client's 24-byte preface, which is not a frame. */
+    c->preface_left = role == &net_server_role ? 24 : 0;
     c->close_timer = net_timer_new(loop, close_fire, c);
     if (role->session_new(c) != 0) {
         if (bev)

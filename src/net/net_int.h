@@ -107,6 +107,13 @@ struct h2_conn {
     bool closing;          /* no more I/O; destroy is scheduled */
     bool flush_then_close; /* reading stopped; close once output is written */
     bool goaway_sent, goaway_recv;
+    /* Input framing, tracked so a RST_STREAM for an idle stream can be dropped before
+     * nghttp2 sees it (h2_conn_feed). Invariant: hdr_have < 9 while skip == pass == 0. */
+    uint32_t preface_left; /* client connection preface bytes still to pass (server side) */
+    uint8_t hdr[9];        /* the frame header being read */
+    uint32_t hdr_have;
+    uint32_t pass;         /* payload bytes of the current frame still to hand to nghttp2 */
+    uint32_t skip;         /* payload bytes of a dropped frame still to discard */
     void *calls;          /* role's list head (net_call * or net_ccall *) */
     h2_conn *prev, *next; /* owner's list */
 };

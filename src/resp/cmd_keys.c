@@ -16,12 +16,6 @@
 #include "resp/conn_int.h" /* the server's settings (databases) */
 #include "resp/resp_int.h"
 
-static void reply_error_finish(resp_req *req, const char *text)
-{
-    resp_reply_error_str(&req->o, text);
-    resp_req_finish(req);
-}
-
 /* True when the client call succeeded; otherwise replies its error and finishes req. */
 static bool call_ok(resp_req *req, client_result *res)
 {
@@ -489,11 +483,20 @@ static void done_flush(void *arg, client_result *res)
 
 /* FLUSHDB/FLUSHALL [ASYNC|SYNC]: both reply once every key is gone (ASYNC's promise,
  * that the keys are unreachable at once, holds a fortiori). */
-static void flush_generic(resp_req *req, uint32_t keyspace)
+bool resp_args_flush(resp_req *req)
 {
     if (req->argc > 2 || (req->argc == 2 && !resp_arg_is(resp_req_arg(req, 1), "sync") &&
                           !resp_arg_is(resp_req_arg(req, 1), "async"))) {
-        reply_error_finish(req, RESP_ERR_SYNTAX);
+        resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
+        return false;
+    }
+    return true;
+}
+
+static void flush_generic(resp_req *req, uint32_t keyspace)
+{
+    if (!resp_args_flush(req)) {
+        resp_req_finish(req);
         return;
     }
     client_delete_all(req->client, keyspace, done_flush, req);
@@ -517,7 +520,7 @@ static void cmd_flushall(resp_req *req)
  * overhead (internal key trailer, length varints, its share of index and filter blocks).
  * One replica's storage before compression, not the process's memory: Basalt keeps data in
  * RocksDB, not in the heap. */
-static long long memory_estimate(size_t key_len, size_t value_len)
+long long resp_memory_estimate(size_t key_len, size_t value_len)
 {
     size_t encoded_key = ((4 + key_len) / 8 + 1) * 9 + 8;
     return (long long)(encoded_key + value_len + 9 + 32);
@@ -531,30 +534,39 @@ static void done_memory_usage(void *arg, client_result *res)
     else if (!call_ok(req, res))
         return;
     else
-        resp_reply_int(&req->o, memory_estimate(resp_req_arg(req, 2).len, res->value.len));
+        resp_reply_int(&req->o, resp_memory_estimate(resp_req_arg(req, 2).len, res->value.len));
     resp_req_finish(req);
 }
 
 /* MEMORY USAGE key [SAMPLES count]: SAMPLES only matters for nested types in Redis; it is
  * checked the same way and has no effect on a string. */
-static void cmd_memory_usage(resp_req *req)
+bool resp_args_memory_usage(resp_req *req)
 {
     for (size_t j = 3; j < req->argc; j++) {
         long long samples;
         if (resp_arg_is(resp_req_arg(req, j), "samples") && j + 1 < req->argc) {
             if (!resp_parse_ll(resp_req_arg(req, j + 1), &samples)) {
-                reply_error_finish(req, RESP_ERR_NOT_INTEGER);
-                return;
+                resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
+                return false;
             }
             if (samples < 0) {
-                reply_error_finish(req, RESP_ERR_SYNTAX);
-                return;
+                resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
+                return false;
             }
             j++;
         } else {
-            reply_error_finish(req, RESP_ERR_SYNTAX);
-            return;
+            resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
+            return false;
         }
+    }
+    return true;
+}
+
+static void cmd_memory_usage(resp_req *req)
+{
+    if (!resp_args_memory_usage(req)) {
+        resp_req_finish(req);
+        return;
     }
     client_get(req->client, req->db, resp_req_arg(req, 2), done_memory_usage, req);
 }

@@ -8,33 +8,19 @@
  * callback: at the limit that is a few hundred milliseconds of CPU, as in Redis. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "resp/conn_int.h" /* the server's settings (proto-max-bulk-len) */
 #include "resp/resp_int.h"
 
-static void reply_error_finish(resp_req *req, const char *text)
-{
-    resp_reply_error_str(&req->o, text);
-    resp_req_finish(req);
-}
-
-static bool arg_ll(resp_req *req, size_t i, long long *out)
-{
-    if (resp_parse_ll(resp_req_arg(req, i), out))
-        return true;
-    reply_error_finish(req, RESP_ERR_NOT_INTEGER);
-    return false;
-}
 
 /* ---- LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
  * ------------------------------------------------------------------------------- */
 
 typedef struct lcs_ctx {
     resp_req *req;
-    bool getlen, getidx, withmatchlen;
-    long long minmatchlen;
-    long long max_table; /* bytes the table may take: proto-max-bulk-len, as Redis */
-    bs_slice keys[2];    /* kept until the callback (the client may retry) */
+    resp_lcs_args a;
+    bs_slice keys[2]; /* kept until the callback (the client may retry) */
 } lcs_ctx;
 
 typedef struct lcs_range {
@@ -44,17 +30,17 @@ typedef struct lcs_range {
 /* The classic dynamic-programming table of LCS lengths, then a walk back from the corner
  * that collects the common string and, for IDX, the matching ranges (last first, as Redis
  * emits them). Read-only, so computing it here from two reads is safe. */
-static void lcs_reply(resp_req *req, const lcs_ctx *c, bs_slice a, bs_slice b)
+void resp_reply_lcs(resp_out *o, const resp_lcs_args *c, bs_slice a, bs_slice b)
 {
     long long max_table = c->max_table;
     if (a.len >= UINT32_MAX - 1 || b.len >= UINT32_MAX - 1) {
-        resp_reply_error_str(&req->o, "String too long for LCS");
+        resp_reply_error_str(o, "String too long for LCS");
         return;
     }
     uint32_t alen = (uint32_t)a.len, blen = (uint32_t)b.len;
     unsigned long long cells = (unsigned long long)(alen + 1ull) * (blen + 1ull);
     if (cells > (unsigned long long)max_table / sizeof(uint32_t)) {
-        resp_reply_error_str(&req->o, "Insufficient memory, transient memory for LCS exceeds "
+        resp_reply_error_str(o, "Insufficient memory, transient memory for LCS exceeds "
                                       "proto-max-bulk-len");
         return;
     }
@@ -62,7 +48,7 @@ static void lcs_reply(resp_req *req, const lcs_ctx *c, bs_slice a, bs_slice b)
      * as in Redis (ztrymalloc), not the abort of bs_malloc. */
     uint32_t *t = malloc((size_t)cells * sizeof(uint32_t));
     if (!t) {
-        resp_reply_error_str(&req->o, "Insufficient memory, failed allocating transient memory "
+        resp_reply_error_str(o, "Insufficient memory, failed allocating transient memory "
                                       "for LCS");
         return;
     }
@@ -123,26 +109,26 @@ static void lcs_reply(resp_req *req, const lcs_ctx *c, bs_slice a, bs_slice b)
         }
     }
     if (c->getidx) {
-        resp_reply_map(&req->o, 2);
-        resp_reply_bulk_str(&req->o, "matches");
-        resp_reply_array(&req->o, nranges);
+        resp_reply_map(o, 2);
+        resp_reply_bulk_str(o, "matches");
+        resp_reply_array(o, nranges);
         for (size_t k = 0; k < nranges; k++) {
-            resp_reply_array(&req->o, c->withmatchlen ? 3 : 2);
-            resp_reply_array(&req->o, 2);
-            resp_reply_int(&req->o, ranges[k].a_start);
-            resp_reply_int(&req->o, ranges[k].a_end);
-            resp_reply_array(&req->o, 2);
-            resp_reply_int(&req->o, ranges[k].b_start);
-            resp_reply_int(&req->o, ranges[k].b_end);
+            resp_reply_array(o, c->withmatchlen ? 3 : 2);
+            resp_reply_array(o, 2);
+            resp_reply_int(o, ranges[k].a_start);
+            resp_reply_int(o, ranges[k].a_end);
+            resp_reply_array(o, 2);
+            resp_reply_int(o, ranges[k].b_start);
+            resp_reply_int(o, ranges[k].b_end);
             if (c->withmatchlen)
-                resp_reply_int(&req->o, ranges[k].a_end - ranges[k].a_start + 1);
+                resp_reply_int(o, ranges[k].a_end - ranges[k].a_start + 1);
         }
-        resp_reply_bulk_str(&req->o, "len");
-        resp_reply_int(&req->o, total);
+        resp_reply_bulk_str(o, "len");
+        resp_reply_int(o, total);
     } else if (c->getlen) {
-        resp_reply_int(&req->o, total);
+        resp_reply_int(o, total);
     } else {
-        resp_reply_bulk(&req->o, result, total);
+        resp_reply_bulk(o, result, total);
     }
 #undef LCS
     bs_free(ranges);
@@ -167,40 +153,54 @@ static void done_lcs(void *arg, client_result *res)
                 k++;
             }
         }
-        lcs_reply(req, ctx, v[0], v[1]);
+        resp_reply_lcs(&req->o, &ctx->a, v[0], v[1]);
         resp_req_finish(req);
     }
     bs_free(ctx);
 }
 
-void resp_cmd_lcs(resp_req *req)
+bool resp_args_lcs(resp_req *req, long long max_table, resp_lcs_args *a)
 {
-    /* Read on the loop thread, where CONFIG SET changes it. */
-    lcs_ctx c = {.req = req, .max_table = req->srv->set.proto_max_bulk_len};
+    memset(a, 0, sizeof(*a));
+    a->max_table = max_table;
     for (size_t j = 3; j < req->argc; j++) {
-        bs_slice a = resp_req_arg(req, j);
-        if (resp_arg_is(a, "idx")) {
-            c.getidx = true;
-        } else if (resp_arg_is(a, "len")) {
-            c.getlen = true;
-        } else if (resp_arg_is(a, "withmatchlen")) {
-            c.withmatchlen = true;
-        } else if (resp_arg_is(a, "minmatchlen") && j + 1 < req->argc) {
-            if (!arg_ll(req, ++j, &c.minmatchlen))
-                return;
-            if (c.minmatchlen < 0)
-                c.minmatchlen = 0;
+        bs_slice arg = resp_req_arg(req, j);
+        if (resp_arg_is(arg, "idx")) {
+            a->getidx = true;
+        } else if (resp_arg_is(arg, "len")) {
+            a->getlen = true;
+        } else if (resp_arg_is(arg, "withmatchlen")) {
+            a->withmatchlen = true;
+        } else if (resp_arg_is(arg, "minmatchlen") && j + 1 < req->argc) {
+            if (!resp_parse_ll(resp_req_arg(req, ++j), &a->minmatchlen)) {
+                resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
+                return false;
+            }
+            if (a->minmatchlen < 0)
+                a->minmatchlen = 0;
         } else {
-            reply_error_finish(req, RESP_ERR_SYNTAX);
-            return;
+            resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
+            return false;
         }
     }
-    if (c.getlen && c.getidx) {
-        reply_error_finish(req, "If you want both the length and indexes, please just use IDX.");
+    if (a->getlen && a->getidx) {
+        resp_reply_error_str(&req->o,
+                             "If you want both the length and indexes, please just use IDX.");
+        return false;
+    }
+    return true;
+}
+
+void resp_cmd_lcs(resp_req *req)
+{
+    lcs_ctx *ctx = bs_malloc(sizeof(*ctx));
+    ctx->req = req;
+    /* Read on the loop thread, where CONFIG SET changes it. */
+    if (!resp_args_lcs(req, req->srv->set.proto_max_bulk_len, &ctx->a)) {
+        bs_free(ctx);
+        resp_req_finish(req);
         return;
     }
-    lcs_ctx *ctx = bs_malloc(sizeof(*ctx));
-    *ctx = c;
     ctx->keys[0] = resp_req_arg(req, 1);
     ctx->keys[1] = resp_req_arg(req, 2);
     client_batch_get(req->client, req->db, ctx->keys, 2, done_lcs, ctx);

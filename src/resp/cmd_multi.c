@@ -16,15 +16,28 @@
  * watch; so do RESET and the connection's end.
  *
  * EXEC. Barrier command: it runs once every earlier data command (WATCHes included) has
- * replied. The queued commands are sorted out (resp_xkind): string and key commands run
- * inside the transaction (exec.c, exec_cmds.c); connection and server commands (PING,
- * ECHO, SELECT, CLIENT, CONFIG, INFO...) run for real after the commit, on the loop thread,
- * in their order, through sub-requests; data commands with no transactional form (DBSIZE,
- * KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, LCS, MEMORY USAGE) reply a per-command error.
- * A SELECT or HELLO queued before a data command decides the database and protocol that
- * command runs with (simulated ahead of the real run, by the same rules). An EXEC that runs
- * connection commands is exclusive: later commands wait for its reply and then see the
- * state it left. The reply is one array assembled from every command's reply, in order. */
+ * replied. The queued commands are sorted out (resp_xkind): every data command runs inside
+ * the transaction (exec.c, exec_cmds.c), in queue order; connection and server commands
+ * (PING, ECHO, SELECT, HELLO, CLIENT, CONFIG, INFO...) run for real, once, after the
+ * commit and only if it succeeded, on the loop thread, in their order, through
+ * sub-requests. The reply is one array of every command's reply at its place.
+ *
+ * Their effects take their place too. What a connection command changes that a later
+ * data command depends on is the database and the protocol. The database is decided
+ * before the run by SELECT's own rules (simulate_db; SELECT can only fail on its argument
+ * and the fixed number of databases, so this is exact). The protocol a HELLO leaves
+ * depends on its authentication, so it is not guessed: a data command queued after a
+ * HELLO replies in RESP3 and, when the real run finds the connection still on RESP2 at its
+ * place, the reply is turned into RESP2 (resp3_to_resp2), which loses nothing for data
+ * replies. An EXEC that runs connection commands is exclusive: later commands wait for
+ * its reply and then see the state it left.
+ *
+ * Deviations, all about connection or server commands that look at data or at settings
+ * the data commands use: INFO (key counts) inside MULTI sees every write of the EXEC,
+ * also those queued after it, since it runs after the commit; a CONFIG SET queued before
+ * an LCS does not change the limit that LCS uses (read when EXEC starts). And one about
+ * time: an EXEC waiting between two attempts after write conflicts (exec.c) is abandoned,
+ * with nothing applied, if its connection closes meanwhile; Redis would have run it. */
 #include <string.h>
 
 #include "common/assert.h"
@@ -46,8 +59,10 @@ static void exec_cmd(resp_req *req);
 static resp_xkind kind_of(const resp_cmd_def *d)
 {
     const resp_cmd_def *top = d->parent ? d->parent : d;
-    if (!d->parent && resp_xspec_lookup(bs_slice_from_str(d->c->name)))
+    if (resp_xspec_of(d))
         return XC_TXN;
+    /* A data command without a form: none today (multi.tcl checks every one), but a new
+     * command added to a table without one must not run outside the transaction. */
     if ((d->c->flags | top->c->flags) & (RESP_CMD_READONLY | RESP_CMD_WRITE))
         return XC_REPLIED;
     return XC_LOCAL;
@@ -275,6 +290,7 @@ typedef struct exec_job {
     size_t next;
     conn_req *sub;
     _Atomic int gate;
+    uint32_t delay_ms;   /* the backoff asked for (exec.c's delay hook) */
 } exec_job;
 
 enum { G_CALLING, G_WAITING, G_DONE };
@@ -351,8 +367,78 @@ static void collect(exec_job *j)
     j->next++;
 }
 
-/* Runs the connection commands one after the other; one that finishes later (INFO's key
- * counts, DEBUG SLEEP) resumes this from its sub_finished. */
+/* Reads one RESP3 line (through CRLF) from in at *pos into line/len; false at the end. */
+static bool next_line(const bs_buf *in, size_t *pos, const uint8_t **line, size_t *len)
+{
+    if (*pos >= in->len)
+        return false;
+    const uint8_t *p = in->ptr + *pos;
+    const uint8_t *nl = memchr(p, '\n', in->len - *pos);
+    BS_ASSERT(nl && nl > p && nl[-1] == '\r'); /* our own encoder wrote it */
+    *line = p;
+    *len = (size_t)(nl - 1 - p);
+    *pos += *len + 2;
+    return true;
+}
+
+/* The RESP2 form of a data command's reply encoded in RESP3. Data commands reply with
+ * simple strings, errors, integers, bulks, arrays, nulls and (LCS IDX) maps; the last two
+ * are the only ones RESP3 encodes differently: a null becomes the null bulk, a map an
+ * array of its keys and values, as Redis encodes them for RESP2. */
+static void resp3_to_resp2(const bs_buf *in, bs_buf *out)
+{
+    size_t pos = 0, len;
+    const uint8_t *l;
+    while (next_line(in, &pos, &l, &len)) {
+        long long n = 0;
+        bool counted = (l[0] == '$' || l[0] == '%') &&
+                       resp_parse_ll(bs_slice_make(l + 1, len - 1), &n);
+        switch (l[0]) {
+        case '$': /* the header, then the payload and its CRLF as they are */
+            BS_ASSERT(counted);
+            bs_buf_append(out, l, len + 2);
+            if (n >= 0) {
+                bs_buf_append(out, in->ptr + pos, (size_t)n + 2);
+                pos += (size_t)n + 2;
+            }
+            break;
+        case '%': {
+            char head[32];
+            BS_ASSERT(counted);
+            int hn = snprintf(head, sizeof head, "*%lld\r\n", 2 * n);
+            bs_buf_append(out, head, (size_t)hn);
+            break;
+        }
+        case '_':
+            bs_buf_append(out, "$-1\r\n", 5);
+            break;
+        case '+':
+        case '-':
+        case ':':
+        case '*':
+            bs_buf_append(out, l, len + 2);
+            break;
+        default: /* a RESP3-only type: no data command replies with one */
+            BS_ASSERT(!"a data command's reply has a type EXEC cannot turn into RESP2");
+        }
+    }
+}
+
+/* A data command's reply encoded in RESP3 for want of knowing (proto_unsure), made RESP2
+ * when the connection still speaks it at the command's place. */
+static void settle_proto(resp_xcmd *xc, int proto)
+{
+    if (!xc->proto_unsure || proto != 2)
+        return;
+    bs_buf two = BS_BUF_INIT;
+    resp3_to_resp2(&xc->req.out, &two);
+    bs_buf_free(&xc->req.out);
+    xc->req.out = two;
+}
+
+/* Runs the connection commands one after the other, settling the protocol of the data
+ * commands' replies between them; one that finishes later (INFO's key counts, DEBUG SLEEP)
+ * resumes this from its sub_finished. */
 static void post_phase(void *arg, bool alive)
 {
     exec_job *j = arg;
@@ -366,6 +452,7 @@ static void post_phase(void *arg, bool alive)
     while (j->next < j->n) {
         resp_xcmd *xc = &j->cmds[j->next];
         if (xc->kind != XC_LOCAL) {
+            settle_proto(xc, c->proto);
             j->next++;
             continue;
         }
@@ -404,6 +491,41 @@ static void exec_done(resp_exec *x)
     job_finish(j);
 }
 
+/* exec.c's delay hook: a timer on the connection's loop (resp_after), which the loop
+ * thread arms; the run resumes from there, or ends if the connection or server goes. */
+static void delay_resume(void *arg, bool alive)
+{
+    exec_job *j = arg;
+    resp_exec_resume(&j->x, alive);
+}
+
+static void delay_fired(void *arg, bool fired)
+{
+    exec_job *j = arg;
+    if (!fired) {
+        resp_exec_resume(&j->x, false);
+        return;
+    }
+    resp_req_on_loop(j->req, delay_resume, j); /* on the loop already: checks the conn */
+}
+
+static void delay_arm(void *arg, bool alive)
+{
+    exec_job *j = arg;
+    if (!alive) {
+        resp_exec_resume(&j->x, false);
+        return;
+    }
+    resp_after(j->req->srv, j->delay_ms, delay_fired, j);
+}
+
+static void job_delay(resp_exec *x, uint32_t ms)
+{
+    exec_job *j = x->owner;
+    j->delay_ms = ms;
+    resp_req_on_loop(j->req, delay_arm, j);
+}
+
 static void job_start(exec_job *j, client *cl)
 {
     j->x.client = cl;
@@ -413,36 +535,37 @@ static void job_start(exec_job *j, client *cl)
     j->x.watches = j->xw;
     j->x.nw = j->nw;
     j->x.done = exec_done;
+    j->x.delay = job_delay;
     j->x.owner = j;
     resp_exec_start(&j->x);
 }
 
-/* SELECT's and HELLO's effect on the commands queued after them, ahead of their real run
- * (post_phase): the same validity rules as select_cmd and hello_cmd's protocol check. */
-static void simulate_state(const resp_xcmd *c, long long databases, uint32_t *db, int *proto)
+/* SELECT's effect on the commands queued after it, ahead of its real run (post_phase):
+ * select_cmd's rules, which depend only on the argument and the fixed database count. */
+static void simulate_db(const resp_xcmd *c, long long databases, uint32_t *db)
 {
-    bs_slice name = bs_slice_from_str(c->def->c->name);
     long long v;
-    if (c->def->parent || c->req.argc < 2)
-        return;
-    if (resp_arg_is(name, "select") && c->req.argc == 2 &&
-        resp_parse_ll(resp_req_arg(&c->req, 1), &v) && v >= 0 && v < databases)
+    if (!c->def->parent && resp_arg_is(bs_slice_from_str(c->def->c->name), "select") &&
+        c->req.argc == 2 && resp_parse_ll(resp_req_arg(&c->req, 1), &v) && v >= 0 &&
+        v < databases)
         *db = (uint32_t)v;
-    else if (resp_arg_is(name, "hello") && resp_parse_ll(resp_req_arg(&c->req, 1), &v) &&
-             (v == 2 || v == 3))
-        *proto = (int)v;
+}
+
+static bool is_hello(const resp_cmd_def *d)
+{
+    return !d->parent && resp_arg_is(bs_slice_from_str(d->c->name), "hello");
 }
 
 /* Sorts out one queued command (taken) into c. */
-static void prepare(resp_xcmd *c, resp_queued *q, uint32_t db, int proto, long long databases)
+static void prepare(resp_xcmd *c, resp_queued *q, uint32_t db, int proto, const resp_xenv *env)
 {
     resp_xcmd_init(c, q->argc, q->argv, db, proto);
     c->owns_argv = true;
     c->def = q->def;
     c->kind = kind_of(q->def);
     if (c->kind == XC_TXN) {
-        c->spec = resp_xspec_lookup(bs_slice_from_str(q->def->c->name));
-        if (c->spec->prep && !c->spec->prep(c, databases))
+        c->spec = resp_xspec_of(q->def);
+        if (c->spec->prep && !c->spec->prep(c, env, c->spec->variant))
             c->kind = XC_REPLIED; /* its argument error is its reply */
     } else if (c->kind == XC_REPLIED) {
         resp_reply_errorf(&c->req.o, "'%s' is not supported inside a transaction",
@@ -466,18 +589,22 @@ static void exec_cmd(resp_req *req)
         resp_req_finish(req);
         return;
     }
-    long long databases = c->srv->set.databases;
+    resp_xenv env = {.databases = c->srv->set.databases,
+                     .proto_max_bulk_len = c->srv->set.proto_max_bulk_len};
     exec_job *j = bs_calloc(1, sizeof(*j));
     j->req = req;
     j->n = m->nq;
     j->cmds = bs_calloc(j->n ? j->n : 1, sizeof(resp_xcmd));
     uint32_t db = req->db;
-    int proto = req->proto;
+    bool after_hello = false;
     for (size_t i = 0; i < j->n; i++) {
-        prepare(&j->cmds[i], &m->q[i], db, proto, databases);
-        if (j->cmds[i].kind == XC_LOCAL) {
+        resp_xcmd *xc = &j->cmds[i];
+        prepare(xc, &m->q[i], db, after_hello ? 3 : req->proto, &env);
+        xc->proto_unsure = after_hello && xc->kind != XC_LOCAL;
+        if (xc->kind == XC_LOCAL) {
             j->has_local = true;
-            simulate_state(&j->cmds[i], databases, &db, &proto);
+            simulate_db(xc, env.databases, &db);
+            after_hello = after_hello || is_hello(xc->def);
         }
     }
     bs_free(m->q); /* the argv arrays now belong to the commands */
@@ -510,9 +637,11 @@ void resp_exec_single(resp_req *req, long long databases)
     resp_xcmd *c = &j->cmds[0];
     resp_xcmd_init(c, req->argc, req->argv, req->db, req->proto); /* argv borrowed */
     c->kind = XC_TXN;
-    c->spec = resp_xspec_lookup(resp_req_arg(req, 0));
+    c->def = resp_commands_lookup(resp_req_arg(req, 0));
+    c->spec = resp_xspec_of(c->def);
     BS_ASSERT(c->spec); /* only the multi-key commands call this */
-    if (c->spec->prep && !c->spec->prep(c, databases)) {
+    resp_xenv env = {.databases = databases}; /* none of them is an LCS */
+    if (c->spec->prep && !c->spec->prep(c, &env, c->spec->variant)) {
         resp_reply_raw(&req->o, c->req.out.ptr, c->req.out.len);
         job_free(j);
         resp_req_finish(req);

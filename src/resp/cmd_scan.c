@@ -26,8 +26,6 @@
 /* One SCAN call reads at most this many keys whatever COUNT says (COUNT is a hint in
  * Redis too): bounds the reply and the time one call holds a thread. */
 #define SCAN_MAX_COUNT 100000
-#define KEYS_PAGE 4096
-#define RANDOMKEY_PAGE 64
 
 /* ---- pattern prefix ------------------------------------------------------------------ */
 
@@ -124,30 +122,37 @@ static bool parse_cursor(bs_slice s, uint64_t *out)
 
 typedef struct scan_ctx {
     resp_req *req;
-    uint64_t cursor; /* the cursor the call started from */
-    uint32_t limit;
-    bool use_pattern;
-    bs_slice pattern; /* borrowed from req->argv */
-    key_range range;  /* kept until the callback (the client may retry) */
+    resp_scan_args a;
+    key_range range; /* kept until the callback (the client may retry) */
 } scan_ctx;
 
-static void reply_scan(resp_req *req, uint64_t cursor, const txn_pairs *keys, bool use_pattern,
-                       bs_slice pattern)
+void resp_reply_scan(resp_out *o, uint64_t cursor, const txn_pairs *keys,
+                     const resp_scan_args *a)
 {
     size_t n = 0;
     if (keys)
         for (size_t i = 0; i < keys->n; i++)
-            if (!use_pattern || resp_glob_match(pattern, bs_buf_slice(&keys->v[i].key), false))
+            if (!a->use_pattern ||
+                resp_glob_match(a->pattern, bs_buf_slice(&keys->v[i].key), false))
                 n++;
     char text[24];
     int len = snprintf(text, sizeof(text), "%llu", (unsigned long long)cursor);
-    resp_reply_array(&req->o, 2);
-    resp_reply_bulk(&req->o, text, (size_t)len);
-    resp_reply_array(&req->o, n);
+    resp_reply_array(o, 2);
+    resp_reply_bulk(o, text, (size_t)len);
+    resp_reply_array(o, n);
     if (keys)
         for (size_t i = 0; i < keys->n; i++)
-            if (!use_pattern || resp_glob_match(pattern, bs_buf_slice(&keys->v[i].key), false))
-                resp_reply_bulk_slice(&req->o, bs_buf_slice(&keys->v[i].key));
+            if (!a->use_pattern ||
+                resp_glob_match(a->pattern, bs_buf_slice(&keys->v[i].key), false))
+                resp_reply_bulk_slice(o, bs_buf_slice(&keys->v[i].key));
+}
+
+uint64_t resp_scan_next_cursor(uint32_t db, const resp_scan_args *a, const txn_pairs *page)
+{
+    /* A short page means the range is exhausted; a full one may have more after it. */
+    if (page->n >= a->limit && page->n > 0)
+        return resp_scan_cursor_save(db, bs_buf_slice(&page->v[page->n - 1].key), a->cursor);
+    return 0;
 }
 
 static void done_scan(void *arg, client_result *res)
@@ -160,78 +165,95 @@ static void done_scan(void *arg, client_result *res)
         resp_reply_client_error(req, res);
         return;
     }
-    uint64_t next = 0;
-    /* A short page means the range is exhausted; a full one may have more after it. */
-    if (res->pairs.n >= ctx->limit && res->pairs.n > 0)
-        next = resp_scan_cursor_save(req->db, bs_buf_slice(&res->pairs.v[res->pairs.n - 1].key),
-                                     ctx->cursor);
-    reply_scan(req, next, &res->pairs, ctx->use_pattern, ctx->pattern);
+    resp_reply_scan(&req->o, resp_scan_next_cursor(req->db, &ctx->a, &res->pairs), &res->pairs,
+                    &ctx->a);
     key_range_free(&ctx->range);
     bs_free(ctx);
     resp_req_finish(req);
 }
 
-void resp_cmd_scan(resp_req *req)
+bool resp_args_scan(resp_req *req, resp_scan_args *a)
 {
-    uint64_t cursor;
     long long count = SCAN_DEFAULT_COUNT;
-    bs_slice pattern = BS_SLICE_NULL, type = BS_SLICE_NULL;
-    bool use_pattern = false, has_type = false;
-    if (!parse_cursor(resp_req_arg(req, 1), &cursor)) {
+    bs_slice type = BS_SLICE_NULL;
+    bool has_type = false;
+    memset(a, 0, sizeof(*a));
+    if (!parse_cursor(resp_req_arg(req, 1), &a->cursor)) {
         resp_reply_error_str(&req->o, "invalid cursor");
-        resp_req_finish(req);
-        return;
+        return false;
     }
     for (size_t i = 2; i < req->argc; i += 2) {
-        bs_slice a = resp_req_arg(req, i);
+        bs_slice arg = resp_req_arg(req, i);
         bool has_value = req->argc - i >= 2;
-        if (resp_arg_is(a, "count") && has_value) {
+        if (resp_arg_is(arg, "count") && has_value) {
             if (!resp_parse_ll(resp_req_arg(req, i + 1), &count)) {
                 resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
-                resp_req_finish(req);
-                return;
+                return false;
             }
             if (count < 1) {
                 resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
-                resp_req_finish(req);
-                return;
+                return false;
             }
-        } else if (resp_arg_is(a, "match") && has_value) {
-            pattern = resp_req_arg(req, i + 1);
+        } else if (resp_arg_is(arg, "match") && has_value) {
+            a->pattern = resp_req_arg(req, i + 1);
             /* "*" matches everything: same as no pattern, as Redis treats it */
-            use_pattern = !(pattern.len == 1 && pattern.ptr[0] == '*');
-        } else if (resp_arg_is(a, "type") && has_value) {
+            a->use_pattern = !(a->pattern.len == 1 && a->pattern.ptr[0] == '*');
+        } else if (resp_arg_is(arg, "type") && has_value) {
             type = resp_req_arg(req, i + 1);
             has_type = true;
         } else {
             resp_reply_error_str(&req->o, RESP_ERR_SYNTAX);
-            resp_req_finish(req);
-            return;
+            return false;
         }
     }
     /* Every key is a string: TYPE string filters nothing, any other type matches no key,
      * so the iteration is complete at once (Redis would return the same empty pages). */
-    if (has_type && !resp_arg_is(type, "string")) {
-        reply_scan(req, 0, NULL, false, pattern);
-        resp_req_finish(req);
-        return;
-    }
+    a->none = has_type && !resp_arg_is(type, "string");
+    a->limit = (uint32_t)(count > SCAN_MAX_COUNT ? SCAN_MAX_COUNT : count);
+    return true;
+}
+
+/* Hands r over to the caller's buffers (replacing what they held); returns some. */
+static bool range_out(key_range *r, bool some, bs_buf *start, bs_buf *end, bool *has_end)
+{
+    bs_buf_free(start);
+    bs_buf_free(end);
+    *start = r->start;
+    *end = r->end;
+    *has_end = r->has_end;
+    return some;
+}
+
+bool resp_scan_range(uint32_t db, const resp_scan_args *a, bs_buf *start, bs_buf *end,
+                     bool *has_end)
+{
+    key_range r = {BS_BUF_INIT, BS_BUF_INIT, false};
+    if (a->none)
+        return false;
+    if (a->cursor != 0)
+        (void)resp_scan_cursor_resume(a->cursor, db, &r.start); /* both are safe */
+    bool some = narrow_to_pattern(&r, a->pattern, a->use_pattern);
+    return range_out(&r, some, start, end, has_end);
+}
+
+void resp_cmd_scan(resp_req *req)
+{
     scan_ctx *ctx = bs_calloc(1, sizeof(*ctx));
     ctx->req = req;
-    ctx->cursor = cursor;
-    ctx->limit = (uint32_t)(count > SCAN_MAX_COUNT ? SCAN_MAX_COUNT : count);
-    ctx->use_pattern = use_pattern;
-    ctx->pattern = pattern;
-    if (cursor != 0)
-        (void)resp_scan_cursor_resume(cursor, req->db, &ctx->range.start); /* both are safe */
-    if (!narrow_to_pattern(&ctx->range, pattern, use_pattern)) {
-        key_range_free(&ctx->range);
+    if (!resp_args_scan(req, &ctx->a)) {
         bs_free(ctx);
-        reply_scan(req, 0, NULL, false, pattern);
         resp_req_finish(req);
         return;
     }
-    client_scan_req s = scan_req(req->db, &ctx->range, ctx->limit);
+    if (!resp_scan_range(req->db, &ctx->a, &ctx->range.start, &ctx->range.end,
+                         &ctx->range.has_end)) {
+        resp_reply_scan(&req->o, 0, NULL, &ctx->a);
+        key_range_free(&ctx->range);
+        bs_free(ctx);
+        resp_req_finish(req);
+        return;
+    }
+    client_scan_req s = scan_req(req->db, &ctx->range, ctx->a.limit);
     client_scan(req->client, &s, done_scan, ctx);
 }
 
@@ -273,7 +295,7 @@ static bool keys_process(keys_walk *w)
         return false;
     }
     txn_pairs *p = &w->page.pairs;
-    bool more = p->n >= KEYS_PAGE;
+    bool more = p->n >= RESP_KEYS_PAGE;
     bs_buf next = BS_BUF_INIT;
     if (more) { /* resume after the page's last key: that key followed by a zero byte */
         bs_buf_append_slice(&next, bs_buf_slice(&p->v[p->n - 1].key));
@@ -313,7 +335,7 @@ static void walk_step(keys_walk *w)
 {
     for (;;) {
         atomic_store(&w->state, WALK_CALLING);
-        client_scan_req s = scan_req(w->req->db, &w->range, KEYS_PAGE);
+        client_scan_req s = scan_req(w->req->db, &w->range, RESP_KEYS_PAGE);
         client_scan(w->req->client, &s, keys_done, w);
         if (atomic_exchange(&w->state, WALK_IDLE) != WALK_RESULT)
             return; /* the callback will process the page */
@@ -337,14 +359,22 @@ static void keys_done(void *arg, client_result *res)
         walk_step(w);
 }
 
+bool resp_keys_range(bs_slice pattern, bool *all, bs_buf *start, bs_buf *end, bool *has_end)
+{
+    key_range r = {BS_BUF_INIT, BS_BUF_INIT, false};
+    *all = pattern.len == 1 && pattern.ptr[0] == '*';
+    bool some = narrow_to_pattern(&r, pattern, !*all);
+    return range_out(&r, some, start, end, has_end);
+}
+
 void resp_cmd_keys(resp_req *req)
 {
     keys_walk *w = bs_calloc(1, sizeof(*w));
     w->req = req;
     w->pattern = resp_req_arg(req, 1);
-    w->all = w->pattern.len == 1 && w->pattern.ptr[0] == '*';
     txn_pairs_init(&w->page.pairs);
-    if (!narrow_to_pattern(&w->range, w->pattern, !w->all)) {
+    if (!resp_keys_range(w->pattern, &w->all, &w->range.start, &w->range.end,
+                         &w->range.has_end)) {
         keys_walk_free(w);
         resp_reply_array(&req->o, 0);
         resp_req_finish(req);
@@ -356,10 +386,11 @@ void resp_cmd_keys(resp_req *req)
 /* ---- RANDOMKEY ------------------------------------------------------------------------ */
 
 /* Redis picks a random bucket; Basalt has no buckets, and counting the keys to pick the
- * n-th would read them all. Instead: read the first RANDOMKEY_PAGE keys; when that is all
+ * n-th would read them all. Instead: read the first RESP_RANDOMKEY_PAGE keys; when that is
+ * all
  * there is, pick one of them uniformly. Otherwise read the last key, draw a random key
  * between the first and the last (a random byte where they first differ, then random
- * bytes), and pick at random among the RANDOMKEY_PAGE keys from there. Every key can come
+ * bytes), and pick at random among the RESP_RANDOMKEY_PAGE keys from there. Every key can come
  * up, though not with equal odds in a large database: keys after a sparse part of the key
  * space are likelier. */
 
@@ -374,6 +405,28 @@ static uint64_t rand_next(void)
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
+}
+
+bool resp_randomkey_pivot(bs_slice f, bs_slice l, bs_buf *start)
+{
+    if (bs_slice_cmp(f, l) >= 0)
+        return false;
+    size_t cp = 0;
+    while (cp < f.len && cp < l.len && f.ptr[cp] == l.ptr[cp])
+        cp++;
+    /* f < l, so l is longer than the common prefix and f[cp] < l[cp] if f has one. */
+    unsigned lo = cp < f.len ? f.ptr[cp] : 0, hi = l.ptr[cp];
+    bs_buf_set(start, l.ptr, cp);
+    bs_buf_append_byte(start, (uint8_t)(lo + rand_next() % (hi - lo + 1)));
+    uint64_t r = rand_next();
+    for (int i = 0; i < 8; i++)
+        bs_buf_append_byte(start, (uint8_t)(r >> (8 * i)));
+    return true;
+}
+
+size_t resp_randomkey_pick(size_t n)
+{
+    return (size_t)(rand_next() % n);
 }
 
 typedef struct rk_ctx {
@@ -420,11 +473,11 @@ static void rk_done(void *arg, client_result *res)
     }
     txn_pairs *p = &res->pairs;
     if (c->step == 0) {
-        if (p->n < RANDOMKEY_PAGE) { /* the whole database is in hand */
+        if (p->n < RESP_RANDOMKEY_PAGE) { /* the whole database is in hand */
             if (p->n == 0)
                 rk_finish(c, BS_SLICE_NULL, false);
             else
-                rk_finish(c, bs_buf_slice(&p->v[rand_next() % p->n].key), true);
+                rk_finish(c, bs_buf_slice(&p->v[resp_randomkey_pick(p->n)].key), true);
             return;
         }
         bs_buf_set(&c->first, p->v[0].key.ptr, p->v[0].key.len);
@@ -439,33 +492,23 @@ static void rk_done(void *arg, client_result *res)
         }
         bs_buf_set(&c->last, p->v[0].key.ptr, p->v[0].key.len);
         bs_slice f = bs_buf_slice(&c->first), l = bs_buf_slice(&c->last);
-        if (bs_slice_cmp(f, l) >= 0) {
+        if (!resp_randomkey_pivot(f, l, &c->range.start)) {
             rk_finish(c, l, true);
             return;
         }
-        size_t cp = 0;
-        while (cp < f.len && cp < l.len && f.ptr[cp] == l.ptr[cp])
-            cp++;
-        /* f < l, so l is longer than the common prefix and f[cp] < l[cp] if f has one. */
-        unsigned lo = cp < f.len ? f.ptr[cp] : 0, hi = l.ptr[cp];
-        bs_buf_set(&c->range.start, l.ptr, cp);
-        bs_buf_append_byte(&c->range.start, (uint8_t)(lo + rand_next() % (hi - lo + 1)));
-        uint64_t r = rand_next();
-        for (int i = 0; i < 8; i++)
-            bs_buf_append_byte(&c->range.start, (uint8_t)(r >> (8 * i)));
         c->step = 2;
-        rk_scan(c, false, RANDOMKEY_PAGE);
+        rk_scan(c, false, RESP_RANDOMKEY_PAGE);
         return;
     }
     if (p->n == 0) /* the pivot fell after the last key */
         rk_finish(c, bs_buf_slice(&c->last), true);
     else
-        rk_finish(c, bs_buf_slice(&p->v[rand_next() % p->n].key), true);
+        rk_finish(c, bs_buf_slice(&p->v[resp_randomkey_pick(p->n)].key), true);
 }
 
 void resp_cmd_randomkey(resp_req *req)
 {
     rk_ctx *c = bs_calloc(1, sizeof(*c));
     c->req = req;
-    rk_scan(c, false, RANDOMKEY_PAGE);
+    rk_scan(c, false, RESP_RANDOMKEY_PAGE);
 }

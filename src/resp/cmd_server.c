@@ -1125,7 +1125,9 @@ static void shutdown_cmd(resp_req *req)
  * requests wait behind it (the rest of the server does not, unlike Redis where the whole
  * server sleeps). Tests use it to finish requests out of order. */
 struct resp_sleep {
-    resp_req *req;
+    resp_req *req;   /* DEBUG SLEEP's request, or NULL for a resp_after wait */
+    void (*fn)(void *arg, bool fired);
+    void *arg;
     net_timer *timer;
     resp_server *srv;
     struct resp_sleep *next;
@@ -1140,14 +1142,25 @@ static void sleep_unlink(resp_server *s, struct resp_sleep *z)
         }
 }
 
+/* Ends a wait: DEBUG SLEEP replies; a resp_after wait calls back (fired: the time passed,
+ * rather than the server stopping). z is unlinked already. */
+static void sleep_end(struct resp_sleep *z, bool fired)
+{
+    net_timer_free(z->timer);
+    if (z->req) {
+        resp_reply_ok(&z->req->o);
+        resp_req_finish(z->req); /* when cancelled its conn is closed: the request is freed */
+    } else {
+        z->fn(z->arg, fired);
+    }
+    bs_free(z);
+}
+
 static void sleep_done(void *arg)
 {
     struct resp_sleep *z = arg;
     sleep_unlink(z->srv, z);
-    net_timer_free(z->timer);
-    resp_reply_ok(&z->req->o);
-    resp_req_finish(z->req);
-    bs_free(z);
+    sleep_end(z, true);
 }
 
 void resp_sleeps_cancel(resp_server *s)
@@ -1155,11 +1168,26 @@ void resp_sleeps_cancel(resp_server *s)
     while (s->sleeps) {
         struct resp_sleep *z = s->sleeps;
         s->sleeps = z->next;
-        net_timer_free(z->timer);
-        resp_reply_ok(&z->req->o);
-        resp_req_finish(z->req); /* its conn is closed: the request is freed */
-        bs_free(z);
+        sleep_end(z, false);
     }
+}
+
+static struct resp_sleep *sleep_start(resp_server *s, int64_t ms)
+{
+    struct resp_sleep *z = bs_calloc(1, sizeof *z);
+    z->srv = s;
+    z->timer = net_timer_new(s->loop, sleep_done, z);
+    z->next = s->sleeps;
+    s->sleeps = z;
+    net_timer_arm(z->timer, ms);
+    return z;
+}
+
+void resp_after(resp_server *s, int64_t ms, void (*fn)(void *arg, bool fired), void *arg)
+{
+    struct resp_sleep *z = sleep_start(s, ms);
+    z->fn = fn;
+    z->arg = arg;
 }
 
 static void debug_cmd(resp_req *req)
@@ -1195,13 +1223,7 @@ static void debug_cmd(resp_req *req)
     }
     if (secs > 86400.0)
         secs = 86400.0;
-    struct resp_sleep *z = bs_calloc(1, sizeof *z);
-    z->req = req;
-    z->srv = req->srv;
-    z->timer = net_timer_new(req->srv->loop, sleep_done, z);
-    z->next = req->srv->sleeps;
-    req->srv->sleeps = z;
-    net_timer_arm(z->timer, (int64_t)(secs * 1000.0));
+    sleep_start(req->srv, (int64_t)(secs * 1000.0))->req = req;
 }
 
 /* ---- the table -------------------------------------------------------------------------- */

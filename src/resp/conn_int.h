@@ -324,7 +324,11 @@ void resp_server_reset_stats(resp_server *s);
 /* Fills s->set from s->cfg and the Redis defaults. */
 void resp_settings_init(resp_server *s);
 void resp_settings_free(resp_settings *set);
-/* Answers every DEBUG SLEEP still waiting (server shutdown). */
+/* Answers every DEBUG SLEEP still waiting and ends every resp_after wait (server
+ * shutdown). */
 void resp_sleeps_cancel(resp_server *s);
+/* Calls fn(arg, true) on the loop thread after ms milliseconds, or fn(arg, false) if the
+ * server stops first. Loop thread. */
+void resp_after(resp_server *s, int64_t ms, void (*fn)(void *arg, bool fired), void *arg);
 
 #endif

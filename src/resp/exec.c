@@ -2,7 +2,8 @@
  * transaction, re-run on write conflicts (exec_int.h says what a run is).
  *
  *   BEGIN -> BEGUN -> (CMDS <-> READ)* -> COMMIT -> COMMITTED -> END
- *                                                     | conflict: rewind, BEGIN again
+ *     ^                                                   | conflict: rewind
+ *     +------------------ RESUMED <- BACKOFF <------------+
  *
  * The gate. Client calls complete either before they return (a lease read on the calling
  * thread) or later on another thread. The engine must neither recurse on the first kind
@@ -14,17 +15,26 @@
 #include <string.h>
 
 #include "common/assert.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "resp/exec_int.h"
 
-/* More write conflicts than this in a row end the EXEC with an error rather than loop:
- * each conflict means another transaction committed, so it only happens under a
- * pathological hot spot. */
-#define EXEC_MAX_ATTEMPTS 100
+/* Write conflicts on keys nobody watched re-run the transaction, as often as it takes:
+ * Redis never fails an EXEC for them, and each conflict means another transaction
+ * committed, so the server as a whole progresses. Between attempts the run waits a random
+ * time (full jitter) below a cap that doubles from 1 ms to 64 ms, so hot-key contenders
+ * spread out instead of colliding again in lock step. The only bound is time: a run still
+ * conflicting after EXEC_CONFLICT_BUDGET_MS gives up with an error. Under contention each
+ * attempt loses only to a transaction that committed, so with N contenders on one key a
+ * run waits for about N commits (milliseconds each); a minute is out of reach in practice
+ * and is there so that a broken store cannot hold a connection forever. */
+#define EXEC_CONFLICT_BUDGET_MS 60000
+#define EXEC_BACKOFF_CAP_MS 64
 
-enum { ST_BEGIN, ST_BEGUN, ST_CMDS, ST_READ, ST_COMMIT, ST_COMMITTED, ST_END };
+enum { ST_BEGIN, ST_BEGUN, ST_CMDS, ST_READ, ST_COMMIT, ST_COMMITTED, ST_BACKOFF, ST_RESUMED,
+       ST_END };
 enum { G_CALLING, G_WAITING, G_DONE };
-enum { RD_GET, RD_MGET };
+enum { RD_GET, RD_MGET, RD_SCAN };
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
@@ -38,6 +48,10 @@ void resp_xcmd_init(resp_xcmd *c, size_t argc, bs_buf *argv, uint32_t db, int pr
     bs_buf_init(&c->req.out);
     resp_out_init_buf(&c->req.o, &c->req.out, proto);
     bs_buf_init(&c->v0);
+    bs_buf_init(&c->cur);
+    bs_buf_init(&c->end);
+    bs_buf_init(&c->start0);
+    bs_buf_init(&c->acc);
 }
 
 void resp_xcmd_deinit(resp_xcmd *c)
@@ -50,6 +64,10 @@ void resp_xcmd_deinit(resp_xcmd *c)
     bs_free(c->keys);
     bs_buf_free(&c->req.out);
     bs_buf_free(&c->v0);
+    bs_buf_free(&c->cur);
+    bs_buf_free(&c->end);
+    bs_buf_free(&c->start0);
+    bs_buf_free(&c->acc);
     memset(c, 0, sizeof(*c));
 }
 
@@ -60,6 +78,10 @@ void resp_xcmd_rewind(resp_xcmd *c)
     bs_buf_reset(&c->v0);
     c->found0 = false;
     c->exp0 = 0;
+    bs_buf_set(&c->cur, c->start0.ptr, c->start0.len);
+    c->walk_db = 0;
+    c->count = 0;
+    bs_buf_reset(&c->acc);
 }
 
 /* ---- the gate -------------------------------------------------------------------------------- */
@@ -147,6 +169,13 @@ resp_xstep resp_x_mget(resp_exec *x, resp_xcmd *c, const bs_slice *keys, size_t 
     return XSTEP_READ;
 }
 
+resp_xstep resp_x_scan(resp_exec *x, const client_scan_req *req)
+{
+    x->rd_kind = RD_SCAN;
+    x->rd_scan = *req;
+    return XSTEP_READ;
+}
+
 static void note_write(resp_exec *x, int rc, const bs_err *err)
 {
     if (rc != BS_OK && !x->write_failed) {
@@ -162,11 +191,11 @@ void resp_x_put(resp_exec *x, resp_xcmd *c, bs_slice key, bs_slice value, uint64
     note_write(x, client_txn_put(x->txn, c->req.db, key, value, expire_ms, &err), &err);
 }
 
-void resp_x_del(resp_exec *x, resp_xcmd *c, bs_slice key)
+void resp_x_del(resp_exec *x, uint32_t db, bs_slice key)
 {
     bs_err err;
     bs_err_clear(&err);
-    note_write(x, client_txn_delete(x->txn, c->req.db, key, &err), &err);
+    note_write(x, client_txn_delete(x->txn, db, key, &err), &err);
 }
 
 /* ---- the run --------------------------------------------------------------------------------- */
@@ -218,14 +247,15 @@ static void committed(resp_exec *x)
         x->outcome = RESP_X_NIL;
         return;
     case CLIENT_TXN_ERR_CONFLICT:
-        if (x->attempts < EXEC_MAX_ATTEMPTS) {
+        if (bs_clock_mono_ms() - x->first_ms < EXEC_CONFLICT_BUDGET_MS) {
             rewind_all(x);
+            x->state = ST_BACKOFF;
             return;
         }
         x->outcome = RESP_X_ERR;
         snprintf(x->msg, sizeof(x->msg),
-                 "transaction aborted after %u write conflicts in a row; try again",
-                 x->attempts);
+                 "transaction aborted: %u attempts over %d s all met write conflicts; try again",
+                 x->attempts, EXEC_CONFLICT_BUDGET_MS / 1000);
         return;
     case CLIENT_TXN_ERR_UNKNOWN:
         x->outcome = RESP_X_ERR;
@@ -242,8 +272,39 @@ static void issue_read(resp_exec *x)
 {
     if (x->rd_kind == RD_GET)
         client_txn_get(x->txn, x->rd_db, x->rd_key, on_read, x);
-    else
+    else if (x->rd_kind == RD_MGET)
         client_txn_batch_get(x->txn, x->rd_db, x->rd_keys, x->rd_n, on_read, x);
+    else
+        client_txn_scan(x->txn, &x->rd_scan, on_read, x);
+}
+
+/* splitmix64 over a shared counter and the clock: the jitter needs spread, not secrecy. */
+static uint64_t jitter_rand(void)
+{
+    static _Atomic uint64_t counter;
+    uint64_t z = atomic_fetch_add(&counter, 0x9E3779B97F4A7C15ull) ^ (uint64_t)bs_clock_mono_ns();
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The wait before attempt x->attempts + 1 (see EXEC_CONFLICT_BUDGET_MS): none before the
+ * first re-run, then a random time below a cap that doubles per attempt. */
+static uint32_t backoff_ms(const resp_exec *x)
+{
+    if (x->attempts < 2)
+        return 0;
+    unsigned shift = x->attempts - 2 < 6 ? x->attempts - 2 : 6;
+    uint32_t cap = 1u << shift;
+    if (cap > EXEC_BACKOFF_CAP_MS)
+        cap = EXEC_BACKOFF_CAP_MS;
+    return (uint32_t)(jitter_rand() % (cap + 1));
+}
+
+void resp_exec_resume(resp_exec *x, bool go_on)
+{
+    x->resume_ok = go_on;
+    gate_complete(x);
 }
 
 static void add_watches(resp_exec *x)
@@ -327,6 +388,26 @@ static void run(resp_exec *x)
         case ST_COMMITTED:
             committed(x);
             break;
+        case ST_BACKOFF: {
+            uint32_t ms = backoff_ms(x);
+            if (ms == 0 || !x->delay) {
+                x->state = ST_BEGIN;
+                break;
+            }
+            x->state = ST_RESUMED;
+            gate_enter(x);
+            x->delay(x, ms);
+            if (!gate_completed(x))
+                return;
+            break;
+        }
+        case ST_RESUMED:
+            if (!x->resume_ok) {
+                fail(x, "transaction abandoned", "the connection or the server is closing");
+                break;
+            }
+            x->state = ST_BEGIN;
+            break;
         case ST_END:
             clear_res(&x->res);
             x->done(x); /* may free x */
@@ -338,6 +419,7 @@ static void run(resp_exec *x)
 void resp_exec_start(resp_exec *x)
 {
     atomic_init(&x->gate, G_DONE);
+    x->first_ms = bs_clock_mono_ms();
     x->outcome = RESP_X_OK;
     x->state = needs_txn(x) ? ST_BEGIN : ST_END;
     run(x);

@@ -228,6 +228,50 @@ size_t resp_scan_cursor_count(void);
 
 /* LCS (cmd_lcs.c), listed in resp_cmds_string[]. */
 void resp_cmd_lcs(resp_req *req);
+typedef struct resp_lcs_args {
+    bool getlen, getidx, withmatchlen;
+    long long minmatchlen;
+    long long max_table; /* bytes the table may take: proto-max-bulk-len, as Redis */
+} resp_lcs_args;
+/* LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]; max_table is the caller's. */
+bool resp_args_lcs(resp_req *req, long long max_table, resp_lcs_args *a);
+/* LCS's reply for the two values (a missing key is an empty string). */
+void resp_reply_lcs(resp_out *o, const resp_lcs_args *a, bs_slice v1, bs_slice v2);
+
+/* MEMORY USAGE key [SAMPLES count] and FLUSHDB/FLUSHALL [ASYNC|SYNC] (cmd_keys.c). */
+bool resp_args_memory_usage(resp_req *req);
+/* MEMORY USAGE's estimate for a string of these sizes. */
+long long resp_memory_estimate(size_t key_len, size_t value_len);
+bool resp_args_flush(resp_req *req);
+
+/* SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] (cmd_scan.c). */
+typedef struct resp_scan_args {
+    uint64_t cursor;
+    uint32_t limit;   /* keys to read (COUNT, bounded) */
+    bool use_pattern; /* a MATCH other than "*" */
+    bs_slice pattern; /* borrowed from the request */
+    bool none;        /* a TYPE no key has: the iteration is complete at once */
+} resp_scan_args;
+bool resp_args_scan(resp_req *req, resp_scan_args *a);
+/* The keys the page reads: [*start, *end) (no end unless *has_end; the bufs are replaced,
+ * caller owns). False when no key can match (reply the empty, complete page). */
+bool resp_scan_range(uint32_t db, const resp_scan_args *a, bs_buf *start, bs_buf *end,
+                     bool *has_end);
+/* The cursor that follows a page read with limit a->limit (0: the iteration is over). */
+uint64_t resp_scan_next_cursor(uint32_t db, const resp_scan_args *a, const txn_pairs *page);
+/* SCAN's reply: the cursor and the page's keys that match (keys may be NULL: none). */
+void resp_reply_scan(resp_out *o, uint64_t cursor, const txn_pairs *keys,
+                     const resp_scan_args *a);
+/* KEYS pattern: the range that can hold matches, as resp_scan_range; *all when every key
+ * matches. */
+bool resp_keys_range(bs_slice pattern, bool *all, bs_buf *start, bs_buf *end, bool *has_end);
+#define RESP_KEYS_PAGE 4096     /* keys KEYS reads per scan */
+#define RESP_RANDOMKEY_PAGE 64  /* keys RANDOMKEY picks among (cmd_scan.c explains) */
+/* RANDOMKEY with first < last the first and last keys: a random start key between them
+ * into *start (false when first >= last: last is the answer). */
+bool resp_randomkey_pivot(bs_slice first, bs_slice last, bs_buf *start);
+/* A random index below n (n > 0). */
+size_t resp_randomkey_pick(size_t n);
 
 /* Handlers of the keyspace-walking commands (cmd_scan.c), listed in resp_cmds_keys[]. */
 void resp_cmd_scan(resp_req *req);

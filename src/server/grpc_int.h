@@ -177,6 +177,9 @@ typedef struct srv_tikv_cmd_def {
     void (*run)(srv_tikv_op *op);
 } srv_tikv_cmd_def;
 
+/* SplitRegion's handler (grpc_tikv_split.c), a row of the raw table. */
+void srv_tikv_run_split_region(srv_tikv_op *op);
+
 /* The raw commands (grpc_tikv_raw.c) and the Kv* commands (grpc_tikv_txn.c). */
 extern const srv_tikv_cmd_def srv_tikv_raw_cmds[];
 extern const size_t srv_tikv_raw_cmd_count;
@@ -210,6 +213,9 @@ struct srv_grpc_tikv {
     cluster_store *store;
     txn_store *txn;
     srv_grpc_tikv_options opts;
+    /* The highest safe ts answered for the whole key space: safe for every range, so no
+     * answer goes below it (GetStoreSafeTS). */
+    _Atomic uint64_t safe_ts_floor;
     _Atomic int64_t ops_live;   /* ops started and not yet freed (shutdown diagnostics) */
     srv_grpc_binding *bindings; /* one per registered method; owned */
     size_t n_bindings;

@@ -336,6 +336,36 @@ static const cluster_peer *peer_on_store(const cluster_region *r, uint64_t store
     return NULL;
 }
 
+/* EpochNotMatch's current_regions: every Region that now covers what the request's Region
+ * covered at the request's epoch, so a client refreshes its cache in one step, as TiKV
+ * attaches the split's sibling. The store's own check with the request's epoch knows the
+ * Regions a split carved out since (cluster/propose.c); when it cannot say (leadership
+ * moved meanwhile, no epoch in the request), the current Region alone. */
+static void epoch_regions(srv_tikv_op *op, const cluster_region *cur, cluster_region_error *e)
+{
+    const Kvrpcpb__Context *ctx = op->ctx;
+    if (ctx && ctx->region_epoch) {
+        cluster_epoch old = {.conf_ver = ctx->region_epoch->conf_ver,
+                             .version = ctx->region_epoch->version};
+        cluster_region_error chk;
+        cluster_region_error_init(&chk);
+        int rc = cluster_store_read_check(op->svc->store, cur->id, &old, BS_SLICE_NULL, &chk, NULL);
+        if (rc != BS_OK && chk.kind == CLUSTER_RERR_EPOCH_NOT_MATCH && chk.n_regions > 0) {
+            e->regions = chk.regions; /* moved */
+            e->n_regions = chk.n_regions;
+            chk.regions = NULL;
+            chk.n_regions = 0;
+            cluster_region_error_deinit(&chk);
+            return;
+        }
+        cluster_region_error_deinit(&chk);
+    }
+    e->regions = bs_calloc(1, sizeof(cluster_region));
+    pd_region_init(&e->regions[0]);
+    pd_region_copy(&e->regions[0], cur);
+    e->n_regions = 1;
+}
+
 /* A region error of kind k about op->region (refreshed from the store), with the data a
  * client needs: NotLeader's leader, EpochNotMatch's current region, KeyNotInRegion's
  * bounds. Used when only a code is known (a write's asynchronous failure, a ReadIndex). */
@@ -361,10 +391,7 @@ static void reply_kind_reason(srv_tikv_op *op, cluster_region_error_kind k,
             }
         }
     } else if (k == CLUSTER_RERR_EPOCH_NOT_MATCH) {
-        e.regions = bs_calloc(1, sizeof(cluster_region));
-        pd_region_init(&e.regions[0]);
-        pd_region_copy(&e.regions[0], &cur);
-        e.n_regions = 1;
+        epoch_regions(op, &cur, &e);
     } else if (k == CLUSTER_RERR_KEY_NOT_IN_REGION && have) {
         bs_buf_set(&e.start_key, cur.start_key.ptr, cur.start_key.len);
         bs_buf_set(&e.end_key, cur.end_key.ptr, cur.end_key.len);
@@ -770,6 +797,7 @@ int srv_grpc_tikv_register(net_server *s, cluster_store *st, txn_store *txn,
     if (svc->opts.max_key_size == 0)
         svc->opts.max_key_size = 8192;
     atomic_init(&svc->ops_live, 0);
+    atomic_init(&svc->safe_ts_floor, 0);
     pthread_mutex_init(&svc->orphan_mu, NULL);
     svc->bindings = bs_calloc(srv_tikv_cmd_count(), sizeof(srv_grpc_binding));
     *out = svc; /* on failure too: registered methods point at it (see srv_grpc.h) */

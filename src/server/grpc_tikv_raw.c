@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "server/grpc_int.h"
 
 #define REQ(type) type *rq = (type *)op->req
@@ -540,12 +541,41 @@ static void run_raw_checksum(srv_tikv_op *op)
 
 /* ---- store-level calls ------------------------------------------------------------------ */
 
+/* The safe ts of key_range (API v2 keys; empty bounds = unbounded): a fresh TSO capped
+ * below every write still pending there (txn_store_safe_ts says why that is honest).
+ * Answers never go below the last whole-store answer, which is safe for every range, so a
+ * moment when a write is still choosing its ts (BS_EBUSY) repeats that answer instead of
+ * dropping to 0. Without a PD to take a TSO from, 0: no stale read is safe. Failures are
+ * answered 0 too and logged: client-go only logs this call's errors anyway. */
 static void run_get_store_safe_ts(srv_tikv_op *op)
 {
-    /* Basalt tracks no resolved ts yet, so no stale read is ever safe: 0 (the conservative
-     * answer; client-go then reads from leaders). */
+    REQ(Kvrpcpb__StoreSafeTSRequest);
+    srv_grpc_tikv *svc = op->svc;
+    bs_slice start = BS_SLICE_NULL, end = BS_SLICE_NULL;
+    if (rq->key_range) {
+        start = srv_grpc_bytes(rq->key_range->start_key);
+        end = srv_grpc_bytes(rq->key_range->end_key);
+    }
+    bool whole = start.len == 0 && end.len == 0;
+    uint64_t floor = atomic_load(&svc->safe_ts_floor), fresh = 0, safe = 0;
     Kvrpcpb__StoreSafeTSResponse r = KVRPCPB__STORE_SAFE_TSRESPONSE__INIT;
-    r.safe_ts = 0;
+    bs_err err;
+    bs_err_clear(&err);
+    if (!svc->opts.pd) {
+        srv_tikv_op_reply(op, &r.base);
+        return;
+    }
+    int rc = pd_tso_alloc(svc->opts.pd, 1, &fresh, &err);
+    if (rc == BS_OK)
+        rc = txn_store_safe_ts(svc->txn, fresh, start, end, &safe, &err);
+    if (rc != BS_OK && rc != BS_EBUSY)
+        BS_LOG_WARN("get store safe ts failed", "err=\"%s\"", err.msg);
+    if (rc != BS_OK || safe < floor)
+        safe = floor;
+    if (whole) /* raise the floor (atomic max: several loops never lower it) */
+        while (floor < safe && !atomic_compare_exchange_weak(&svc->safe_ts_floor, &floor, safe))
+            ;
+    r.safe_ts = safe;
     srv_tikv_op_reply(op, &r.base);
 }
 
@@ -596,6 +626,10 @@ const srv_tikv_cmd_def srv_tikv_raw_cmds[] = {
         STRING, run_get_store_safe_ts),
     RAW("GetHealthFeedback", 39, get_health_feedback_request, get_health_feedback_response,
         "get_health_feedback", STRING, run_get_health_feedback),
+    /* SplitRegionResponse has no `error` string: failures go to errors (100) as KeyErrors */
+    {"SplitRegion", 0, &kvrpcpb__split_region_request__descriptor,
+     &kvrpcpb__split_region_response__descriptor, "split_region", false, SRV_TIKV_ERR_KEYERROR, 100,
+     srv_tikv_run_split_region},
 #undef RAW
 };
 

@@ -28,9 +28,11 @@
 #include <time.h>
 
 #include "client/client.h"
+#include "cluster/cluster.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "net/net.h"
+#include "pd/pd.h"
 #include "resp/resp.h"
 #include "server/srv.h"
 #include "server/srv_grpc.h"
@@ -322,6 +324,29 @@ static int grpc_listen(server *s, const char *what, const char *addr, net_loop *
     return 0;
 }
 
+/* The store registered [server] addr with PD when it opened, before the gRPC port was
+ * bound; with port 0 that names no port at all. Clients route through PD's GetStore, so
+ * PD must hold the address actually bound: put the store again with it. */
+static int register_bound_address(server *s)
+{
+    if (strcmp(s->grpc_bound, s->cfg.server.addr) == 0)
+        return 0;
+    bs_err err;
+    pd_store st;
+    uint64_t id = cluster_store_id(srv_node_store(s->node));
+    if (pd_get_store(srv_node_pd(s->node), id, &st, NULL, &err) != BS_OK)
+        return fail("store %llu is not in PD: %s", (unsigned long long)id, err.msg);
+    size_t len = strlen(s->grpc_bound);
+    if (len >= sizeof st.address)
+        return fail("gRPC address %s is too long for PD", s->grpc_bound);
+    memcpy(st.address, s->grpc_bound, len + 1);
+    if (pd_put_store(srv_node_pd(s->node), &st, NULL, &err) != BS_OK)
+        return fail("registering %s with PD: %s", s->grpc_bound, err.msg);
+    BS_LOG_INFO("store address registered", "store_id=%llu addr=%s", (unsigned long long)id,
+                s->grpc_bound);
+    return 0;
+}
+
 static int start_grpc(server *s)
 {
     bs_err err;
@@ -339,15 +364,18 @@ static int start_grpc(server *s)
 
     if (grpc_listen(s, "tikv-grpc", cfg->server.addr, &s->grpc_loop, &s->grpc_server) != 0)
         return 1;
+    srv_grpc_tikv_options ko;
+    srv_grpc_tikv_options_init(&ko);
+    ko.pd = srv_node_pd(s->node); /* GetStoreSafeTS's fresh TSO */
     if (srv_grpc_tikv_register(s->grpc_server, srv_node_store(s->node), srv_node_txn(s->node),
-                               NULL, &s->tikv_svc, &err) != BS_OK ||
+                               &ko, &s->tikv_svc, &err) != BS_OK ||
         net_server_start(s->grpc_server, &err) != BS_OK)
         return fail("gRPC on %s: %s", cfg->server.addr, err.msg);
     format_bound(s->grpc_bound, sizeof s->grpc_bound, cfg->server.addr,
                  net_server_port(s->grpc_server));
     s->addrs.grpc = s->grpc_bound;
     s->addrs.pd = s->pd_bound;
-    return 0;
+    return register_bound_address(s);
 }
 
 /* ---- start / stop -------------------------------------------------------------------------- */

@@ -95,6 +95,10 @@ typedef struct srv_grpc_tikv_options {
     /* TiKV's [storage] max-key-size: a raw write of a longer key (prefix included) is
      * refused with "max key size exceeded, size: N, limit: M". 0 = 8192 (TiKV's default). */
     size_t max_key_size;
+    /* Where GetStoreSafeTS takes its fresh timestamp (TiKV asks PD for one per resolved-ts
+     * round). Borrowed; must outlive the service. NULL: GetStoreSafeTS answers 0, the
+     * conservative "no stale read is safe". */
+    pd_core *pd;
 } srv_grpc_tikv_options;
 
 /* Fills the defaults above. */
@@ -106,7 +110,8 @@ typedef struct srv_grpc_tikv srv_grpc_tikv;
  * RawBatchPut, RawDelete, RawBatchDelete, RawScan, RawBatchScan, RawDeleteRange,
  * RawGetKeyTTL, RawCompareAndSwap, RawChecksum, KvGet, KvScan, KvBatchGet, KvScanLock,
  * KvPrewrite, KvCommit, KvBatchRollback, KvCleanup, KvCheckTxnStatus,
- * KvCheckSecondaryLocks, KvTxnHeartBeat, KvResolveLock, GetStoreSafeTS, GetHealthFeedback
+ * KvCheckSecondaryLocks, KvTxnHeartBeat, KvResolveLock, SplitRegion, GetStoreSafeTS,
+ * GetHealthFeedback
  * and BatchCommands, plus grpc.health.v1.Health/Check (skipped when s already has it).
  *
  * Every region request is checked as TiKV checks it (PROTOCOL.md §3.3, §4.1), in this

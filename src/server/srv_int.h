@@ -57,6 +57,9 @@ typedef struct srv_worker {
     uint64_t sweep_safe_point;
     bs_buf cursor;
     int gc_inflight; /* guarded by mu: GC proposals not yet done */
+    /* guarded by mu: a lock resolution or CF write proposal of the current sweep failed,
+     * so the sweep must not (go on) removing CF write records (gc.c) */
+    bool gc_txn_failed;
     srv_timer *timers;   /* guarded by mu: pending timers, sorted by due_ms */
     bool timers_closed;  /* guarded by mu: fire every timer (pending or new) cancelled */
 } srv_worker;
@@ -119,11 +122,13 @@ void srv_worker_after(void *arg, uint64_t ms, txn_timer_fn fn, void *fn_arg);
 void srv_worker_cancel_timers(srv_node *n);
 
 /* ---- gc.c ---- */
-/* Runs one pass from the worker's cursor at safe_point and proposes its deletes, one batch
- * per Region, through txn_cluster_propose. Every accepted proposal is counted in
- * worker.gc_inflight before it is made (its done, srv_gc_proposal_done, may run first) and
- * in *proposed. *more is false when the sweep reached the end. Returns BS_OK or the first
- * failure (proposals accepted before it stay in flight). Worker thread. */
+/* Runs one pass from the worker's cursor at safe_point: a sweep is raw versions (CF
+ * default), then lock resolution, then CF write records (gc.c says why in that order); the
+ * cursor names the stage. Proposes its deletes, one batch per Region, through
+ * txn_cluster_propose. Every accepted proposal and every lock resolution run is counted in
+ * worker.gc_inflight before it starts (its completion may run first) and in *proposed.
+ * *more is false when the sweep reached the end. Returns BS_OK or the first failure
+ * (proposals accepted before it stay in flight). Worker thread. */
 int srv_gc_run_pass(srv_node *n, uint64_t safe_point, int *proposed, bool *more, bs_err *err);
 /* Completion of one GC proposal (raftstore thread): counts and wakes the worker. */
 void srv_gc_proposal_done(srv_node *n, int code, size_t deletes, const bs_err *err);

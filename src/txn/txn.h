@@ -258,8 +258,21 @@ void txn_store_free(txn_store *s); /* s may be NULL */
 void txn_store_set_timer(txn_store *s, txn_after_fn after, void *after_arg,
                          uint64_t lock_wait_ms);
 txn_cm *txn_store_cm(txn_store *s);           /* borrowed; lives as long as s */
+
 txn_latches *txn_store_latches(txn_store *s); /* borrowed */
 kv_engine *txn_store_engine(txn_store *s);     /* borrowed: the configured engine */
+
+/* Safe ts of the keys [start, end) of store s (API v2 keys, borrowed; end empty =
+ * unbounded), for stale reads (safe_ts.c): a timestamp at or below which no new version can
+ * appear there. fresh_ts must be a timestamp PD has issued (a TSO taken now): it raises
+ * max_ts, so every raw write and one-phase commit chosen afterwards lands above it, and a
+ * two-phase commit not yet prewritten gets a commit_ts from PD above it. *out is then
+ * fresh_ts, capped below the ts of every write pending in the in-memory lock table and the
+ * start_ts of every Percolator lock in range. Returns BS_OK; BS_EBUSY when a write in range
+ * is still choosing its ts (its ts is unknown: ask again, keep the previous answer); or a
+ * storage error (err set). Any thread. */
+int txn_store_safe_ts(txn_store *s, uint64_t fresh_ts, bs_slice start, bs_slice end, uint64_t *out,
+                      bs_err *err);
 
 /* ---- results -------------------------------------------------------------------------- */
 
@@ -572,6 +585,58 @@ kv_filter_decision txn_gc_compaction_filter(void *arg, kv_cf cf, int level, bs_s
 int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit,
                 bs_buf *cursor, kv_batch **out, bs_err *err);
 
+/* ---- GC of Percolator records (gc_lock.c, gc_write.c) ---------------------------------
+ * TiKV's order: first every lock with start_ts <= safe point is resolved (its txn's fate
+ * read from its primary), and only then are records below the safe point removed. Removing
+ * a primary's commit record while a secondary of that txn is still locked would make the
+ * next resolver of the secondary find "no record" and roll back a committed txn. */
+
+struct txn_lock_infos; /* the Percolator section below */
+
+/* Appends to *out (caller owns) the locks of both layouts with start_ts <= safe_point in
+ * CF lock from *cursor (an API v2 key, inclusive; empty = the start), at most limit of them
+ * (0 = no limit), in key order. Sets *cursor (caller owns) to the first such lock left
+ * over, or empties it when the scan reached the end. Reads a snapshot of e. BS_OK, or
+ * BS_EIO / BS_ECORRUPT with err set (*cursor emptied; *out keeps what was appended). */
+int txn_gc_scan_locks(kv_engine *e, uint64_t safe_point, size_t limit, bs_buf *cursor,
+                      struct txn_lock_infos *out, bs_err *err);
+
+/* Called once by txn_gc_resolve_locks: code BS_OK when every lock was resolved (resolved =
+ * keys committed or rolled back, primaries included), else the first failure with msg (a
+ * C string, borrowed for the call); locks after a failure were not tried. */
+typedef void (*txn_gc_resolve_done_fn)(void *arg, int code, size_t resolved, const char *msg);
+
+/* Resolves locks (copied; any order) as a GC worker does (client-go's BatchResolveLocks):
+ * per txn (start_ts, primary), CheckTxnStatus on the primary with current_ts UINT64_MAX
+ * (every lock counts as expired: nothing below the safe point may still be running) and
+ * rollback_if_not_exist, then ResolveLock of each other key, one command per key (keys may
+ * lie in different Regions), committing at the txn's commit ts or rolling back. A primary
+ * that stays locked (an async-commit lock) fails with BS_EBUSY; a command's failure
+ * (region error, engine error, a key error) ends the run with its code. Every step is a
+ * txn command through s's proposer: done(arg, ...) runs once, maybe before returning, else
+ * on the thread completing the last command; s must outlive it. Any thread. */
+void txn_gc_resolve_locks(txn_store *s, const struct txn_lock_infos *locks,
+                          txn_gc_resolve_done_fn done, void *arg);
+
+/* One bounded GC pass over CF write from *cursor (opaque, caller owns; empty = the start)
+ * at safe_point. Returns in *out a new batch (caller owns; propose it) of deletes:
+ *   'x' keys (TiKV's gc action, per key, among records with commit_ts <= safe_point): the
+ *       Rollback and Lock records newer than the newest Put/Delete; every record older than
+ *       it, with the CF default value of each Put without a short value; the newest Put is
+ *       kept with its value; the newest Delete goes too, but only in the pass that deletes
+ *       the last record older than it (so the key's versions go together, or its newest
+ *       data stays);
+ *   'r' keys: every record with commit_ts <= safe_point (their values are raw versions in
+ *       CF default, collected by txn_gc_pass; gc_write.c says why no request needs them).
+ * Records above safe_point are never touched, nor keys of other modes. Call only once no
+ * lock with start_ts <= safe_point is left (txn_gc_scan_locks / txn_gc_resolve_locks).
+ * Stops after about `limit` deletes (0 = no limit), possibly inside a key: *cursor then
+ * names that key and the next pass walks it again from its newest record, so apply (or
+ * fail) this batch first. *cursor is emptied when the pass reached the end. BS_OK, or
+ * BS_EIO / BS_ECORRUPT with err set (*out untouched, *cursor emptied). Any thread. */
+int txn_gc_write_pass(kv_engine *e, uint64_t safe_point, size_t limit, bs_buf *cursor,
+                      kv_batch **out, bs_err *err);
+
 /* ======================================================================================
  * Percolator transactions: TxnKV (mode 'x') and MULTI/EXEC over RawKV keys (mode 'r')
  *   mvcc_reader.c mvcc_txn.c key_error.c prewrite.c commit.c rollback.c
@@ -615,7 +680,8 @@ int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit
  * Not served: pessimistic transactions (no PessimisticLock command; 'S' locks are handled
  * where TiKV handles them) and async commit (a prewrite never writes 'a' and answers
  * min_commit_ts 0, which makes TiKV clients fall back to 2PC, PROTOCOL.md §5.4). MVCC GC
- * of CF write (old commit and rollback records, 'x' versions) is not done yet.
+ * of CF write (old commit and rollback records, 'x' versions) is txn_gc_write_pass's, after
+ * txn_gc_resolve_locks.
  *
  * Timestamps are TSO values: physical ms << 18 | logical. Lock TTLs are ms.
  * Thread affinity: as the raw API (any thread; callbacks on the caller's thread, a latch

@@ -180,7 +180,10 @@ int main(int argc, char **argv)
     srv_grpc_tikv *kv_svc = NULL;
     if (srv_grpc_pd_register(pd_srv, h.pd, NULL, &pd_svc, &err) != BS_OK)
         die("register PD services", &err);
-    if (srv_grpc_tikv_register(kv_srv, store, txn, NULL, &kv_svc, &err) != BS_OK)
+    srv_grpc_tikv_options kvo;
+    srv_grpc_tikv_options_init(&kvo);
+    kvo.pd = h.pd; /* GetStoreSafeTS takes its fresh TSO here */
+    if (srv_grpc_tikv_register(kv_srv, store, txn, &kvo, &kv_svc, &err) != BS_OK)
         die("register store services", &err);
     if (net_loop_start(loop, &err) != BS_OK || net_server_start(pd_srv, &err) != BS_OK ||
         net_server_start(kv_srv, &err) != BS_OK)

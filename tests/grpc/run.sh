@@ -177,18 +177,11 @@ if [ ! -x "$server" ]; then
   finish "$passed" "$failed"
 fi
 mkdir -p "$tmp/sdata"
-# Real free ports, not port 0: the node registers --addr with PD as given, so a client
-# routing through PD (GetStore) needs the actual port in it.
-read -r p_grpc p_pd p_redis p_status < <("$py" -c '
-import socket
-ss = [socket.socket() for _ in range(4)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])
-for s in ss:
-    s.close()')
-"$server" --data-dir "$tmp/sdata" --addr "127.0.0.1:$p_grpc" --pd-addr "127.0.0.1:$p_pd" \
-  --redis-addr "127.0.0.1:$p_redis" --status-addr "127.0.0.1:$p_status" \
+# Every port 0: the server binds free ports, prints them, and registers the bound gRPC
+# port with its embedded PD (pd_store_address_is_the_bound_port checks a client routing
+# through GetStore reaches it).
+"$server" --data-dir "$tmp/sdata" --addr 127.0.0.1:0 --pd-addr 127.0.0.1:0 \
+  --redis-addr 127.0.0.1:0 --status-addr 127.0.0.1:0 \
   --log-level "${BASALT_GRPC_LOG_LEVEL:-info}" >"$tmp/server.out" 2>"$tmp/server.log" &
 server_pid=$!
 port_of() { # SERVICE: the port of "SERVICE listening on 127.0.0.1:PORT"

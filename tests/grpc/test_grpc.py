@@ -26,10 +26,18 @@ OPTS = [("grpc.enable_http_proxy", 0),
 DEADLINE = 20
 
 TESTS = []
+# Tests that change the store for everyone after them (a Region split, a safe ts that
+# pushes max_ts past the causal ts batch): they run after every other test.
+LATE_TESTS = []
 
 
 def test(fn):
     TESTS.append(fn)
+    return fn
+
+
+def late_test(fn):
+    LATE_TESTS.append(fn)
     return fn
 
 
@@ -169,7 +177,9 @@ class Env:
         for _ in range(50):
             resp = self.kv_call(method, make_req(self.ctx(key)), resp_cls)
             re = resp.region_error
+            # EpochNotMatch too: after a split PD may learn the new Regions a moment later
             if resp.HasField("region_error") and (re.HasField("max_timestamp_not_synced") or
+                                                 re.HasField("epoch_not_match") or
                                                  re.HasField("server_is_busy") or
                                                  re.HasField("stale_command") or
                                                  re.HasField("not_leader")):
@@ -323,6 +333,27 @@ def pd_stores():
     st2 = E.pd_call("GetStore", pdpb.GetStoreRequest(header=E.header(), store_id=leader.store_id),
                     pdpb.GetStoreResponse)
     check(st2.stats.capacity == 1 << 30, "heartbeat stats kept: %s" % st2.stats)
+
+
+@test
+def pd_store_address_is_the_bound_port():
+    # Servers may be started on port 0; what PD hands out must still reach the store:
+    # route a key through PD as client-go does and send the request to that address.
+    region, leader = E.route(v2(b"addr-probe"))
+    st = E.pd_call("GetStore", pdpb.GetStoreRequest(header=E.header(), store_id=leader.store_id),
+                   pdpb.GetStoreResponse)
+    host, _, port = st.store.address.rpartition(":")
+    check(port.isdigit() and int(port) != 0, "GetStore address %r has no port" % st.store.address)
+    check(int(port) == E.store_port, "GetStore port %s, the store listens on %d" % (port, E.store_port))
+    ch = grpc.insecure_channel(st.store.address, options=OPTS)
+    try:
+        r = E.call(ch, "/tikvpb.Tikv/RawGet", kvrpcpb.RawGetRequest(context=E.ctx(v2(b"addr-probe")),
+                                                                      key=v2(b"addr-probe")),
+                   kvrpcpb.RawGetResponse)
+        check(not r.HasField("region_error") and r.error == "" and r.not_found,
+              "RawGet through the PD address: %s" % r)
+    finally:
+        ch.close()
 
 
 @test
@@ -664,6 +695,36 @@ def context_region_errors():
                   grpc.StatusCode.INVALID_ARGUMENT, "wrong Context.cluster_id")
 
 
+@late_test
+def split_region_then_epoch_not_match_lists_both_halves():
+    left, right, at = v2(b"sr/a"), v2(b"sr/m"), v2(b"sr/k")
+    E.put(left, b"L")
+    E.put(right, b"R")
+    old = E.ctx(left)  # the Context of the Region before the split
+    r = E.kv_call("SplitRegion", kvrpcpb.SplitRegionRequest(context=old, split_keys=[at], is_raw_kv=True),
+                  kvrpcpb.SplitRegionResponse)
+    check(not r.HasField("region_error") and len(r.errors) == 0, "SplitRegion: %s" % r)
+    check(len(r.regions) == 2, "two Regions after one split key: %s" % r.regions)
+    lo, hi = r.regions
+    check(hi.id == old.region_id and lo.id != old.region_id, "right-derive: the old id keeps the right half")
+    check(lo.end_key == mce(at) == hi.start_key, "split at the key: %r %r" % (lo.end_key, hi.start_key))
+    check(lo.region_epoch.version > old.region_epoch.version and
+          hi.region_epoch.version > old.region_epoch.version, "versions bumped")
+    check(r.left == lo and r.right == hi, "deprecated left/right")
+    # A request at the old epoch learns both Regions that now cover its old range.
+    for key in (left, right):
+        g = E.kv_call("RawGet", kvrpcpb.RawGetRequest(context=old, key=key), kvrpcpb.RawGetResponse)
+        check(g.region_error.HasField("epoch_not_match"), "old epoch: %s" % g)
+        cur = {x.id: x for x in g.region_error.epoch_not_match.current_regions}
+        check(lo.id in cur and hi.id in cur, "current regions %s, want %d and %d" % (list(cur), lo.id, hi.id))
+        check(cur[lo.id].end_key == mce(at) and cur[hi.id].start_key == mce(at), "bounds of the halves")
+    # Routed afresh, each half serves its keys.
+    check(E.get(left) == b"L" and E.get(right) == b"R", "both halves serve their keys")
+    bad = E.kv_call("SplitRegion", kvrpcpb.SplitRegionRequest(context=E.ctx(at), split_keys=[xk(b"sr/k")],
+                                                              is_raw_kv=True), kvrpcpb.SplitRegionResponse)
+    check(len(bad.errors) == 1 and "not a RawKV key" in bad.errors[0].abort, "txn key in a raw split: %s" % bad)
+
+
 @test
 def api_version_and_key_mode():
     k = v2(b"api/1")
@@ -687,9 +748,7 @@ def api_version_and_key_mode():
 
 
 @test
-def store_safe_ts_and_health_feedback():
-    r = E.kv_call("GetStoreSafeTS", kvrpcpb.StoreSafeTSRequest(), kvrpcpb.StoreSafeTSResponse)
-    check(r.safe_ts == 0, "safe ts")
+def store_health_feedback():
     h = E.kv_call("GetHealthFeedback", kvrpcpb.GetHealthFeedbackRequest(), kvrpcpb.GetHealthFeedbackResponse)
     check(h.health_feedback.store_id != 0 and h.health_feedback.slow_score >= 1, "feedback %s" % h)
 
@@ -828,6 +887,64 @@ def txn_key_modes():
     check(len(pw.errors) == 1 and "pessimistic" in pw.errors[0].abort, "pessimistic prewrite %s" % pw)
 
 
+# ---- TiKV: GetStoreSafeTS -------------------------------------------------------------------------
+
+def safe_ts(start=b"", end=b""):
+    return E.kv_call("GetStoreSafeTS", kvrpcpb.StoreSafeTSRequest(
+        key_range=kvrpcpb.KeyRange(start_key=start, end_key=end)), kvrpcpb.StoreSafeTSResponse).safe_ts
+
+
+@late_test
+def store_safe_ts_covers_commits():
+    # After a commit at commit_ts, the range's safe ts reaches it, and a read at the safe ts
+    # (a stale read) sees the value.
+    k = xk(b"safets/c/k")
+    lo, hi = xk(b"safets/c/"), xk(b"safets/c0")
+    start = tso()
+    check(len(prewrite([kvrpcpb.Mutation(op=kvrpcpb.Put, key=k, value=b"v1")], k, start).errors) == 0, "prewrite")
+    commit_ts = tso()
+    cm = kv("KvCommit", lambda c: kvrpcpb.CommitRequest(context=c, start_version=start, keys=[k],
+                                                       commit_version=commit_ts), kvrpcpb.CommitResponse, k)
+    check(not cm.HasField("error"), "commit %s" % cm)
+    s1 = safe_ts(lo, hi)
+    check(s1 >= commit_ts, "safe ts %d below the commit at %d" % (s1, commit_ts))
+    g = kv_get(k, s1)
+    check(g.value == b"v1" and not g.HasField("error"), "read at the safe ts: %s" % g)
+    # raw writes too: a raw value written before the call is below the safe ts, so the
+    # answer is a ts PD issued after it
+    E.put(v2(b"safets/raw"), b"r")
+    before = tso()
+    s2 = safe_ts(v2(b"safets/"), v2(b"safets0"))
+    check(s2 > before, "raw range safe ts %d not above a TSO %d taken before the call" % (s2, before))
+    w1 = safe_ts()
+    w2 = safe_ts()
+    check(0 < w1 <= w2, "whole-store safe ts is positive and never goes back: %d then %d" % (w1, w2))
+
+
+@late_test
+def store_safe_ts_stays_below_locks():
+    # A pending Percolator lock holds the safe ts of its range (and the store's) below its
+    # start_ts: its commit may still land anywhere above start_ts.
+    k = xk(b"safets/l/k")
+    lo, hi = xk(b"safets/l/"), xk(b"safets/l0")
+    start = tso()
+    check(len(prewrite([kvrpcpb.Mutation(op=kvrpcpb.Put, key=k, value=b"v")], k, start, ttl=20000).errors) == 0,
+          "prewrite")
+    s = safe_ts(lo, hi)
+    check(0 < s < start, "range safe ts %d with a lock at %d" % (s, start))
+    w = safe_ts()
+    check(w < start, "store safe ts %d with a lock at %d" % (w, start))
+    check(safe_ts(xk(b"safets/m/"), xk(b"safets/m0")) > start, "a range without locks is not held back")
+    rb = kv("KvBatchRollback", lambda c: kvrpcpb.BatchRollbackRequest(context=c, start_version=start, keys=[k]),
+            kvrpcpb.BatchRollbackResponse, k)
+    check(not rb.HasField("error"), "rollback %s" % rb)
+    after = tso()
+    check(safe_ts(lo, hi) > after, "the range's safe ts moves past the rolled-back lock")
+    # The fresh TSOs raised max_ts past the causal ts batch: writes wait for a new batch
+    # (MaxTimestampNotSynced, retried by E.put) before the next test.
+    E.put(v2(b"safets/settle"), b"")
+
+
 # ---- TiKV: BatchCommands --------------------------------------------------------------------------
 
 class Stream:
@@ -923,7 +1040,7 @@ def batch_commands():
                                                     commit_version=tso()))],
         request_ids=[29]))
     got = batch_answers(s, [29])
-    check(got[29].Commit.commit_version > start and not got[29].Commit.HasField("error"), "batched commit")
+    check(got[29].Commit.commit_version > start and not got[29].Commit.HasField("error"), "batched commit: %s" % got[29])
     s.send(tikvpb.BatchCommandsRequest(requests=[breq(Get=kvrpcpb.GetRequest(context=c, key=xkey, version=tso()))],
                                        request_ids=[30]))
     got = batch_answers(s, [30])
@@ -1042,7 +1159,7 @@ def main():
     grpc.channel_ready_future(E.pd).result(timeout=DEADLINE)
     grpc.channel_ready_future(E.kv).result(timeout=DEADLINE)
     passed = failed = 0
-    for t in TESTS + (REDIS_TESTS if REDIS_PORT else []):
+    for t in TESTS + (REDIS_TESTS if REDIS_PORT else []) + LATE_TESTS:
         if a.k and a.k not in t.__name__ and t.__name__ != "pd_get_members":
             continue
         try:

@@ -35,79 +35,21 @@ REDIS_SERVER=${REDIS_SERVER:-redis-server}
 ROUNDS=${BENCH_ROUNDS:-3}
 TXNS=${BENCH_TXNS:-20000}
 
-die() { echo "multi_exec_bench: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
+. "$here/lib.sh"
 
-[ -x "$BASALT_BIN" ] || die "no basalt-server at $BASALT_BIN (run make, or set BASALT_BIN)"
-[ -x "$BENCH_BIN" ] || die "no multi_exec_bench at $BENCH_BIN (run make bench, or set BENCH_BIN)"
-command -v "$REDIS_SERVER" >/dev/null || die "no redis-server (set REDIS_SERVER)"
+[ -x "$BENCH_BIN" ] || bench_die "no multi_exec_bench at $BENCH_BIN (run make bench, or set BENCH_BIN)"
 for t in redis-cli python3; do
-    command -v "$t" >/dev/null || die "$t is required"
+    command -v "$t" >/dev/null || bench_die "$t is required"
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/multi-exec-bench.XXXXXX") || die "mktemp failed"
-pids=()
-
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-    local p _
-    for p in "${pids[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        note "kept $work"
-    else
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_ping() { # port pid name
-    local _
-    for _ in $(seq 1 300); do
-        kill -0 "$2" 2>/dev/null || die "$3 exited at startup (logs in $work)"
-        [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-        sleep 0.1
-    done
-    die "$3 did not answer PING on port $1"
-}
+bench_workdir multi-exec-bench
+work=$BENCH_WORK
 
 # ---- servers --------------------------------------------------------------------------
-mkdir -p "$work/basalt" "$work/redis-always"
-"$BASALT_BIN" --data-dir "$work/basalt/data" --redis-addr 127.0.0.1:0 \
-    --status-addr 127.0.0.1:0 --addr 127.0.0.1:0 --pd-addr 127.0.0.1:0 \
-    --log-file "$work/basalt/server.log" --log-level warn \
-    >"$work/basalt/stdout" 2>&1 &
-basalt_pid=$!
-pids+=("$basalt_pid")
-for _ in $(seq 1 300); do
-    grep -q '^RESP listening on' "$work/basalt/stdout" 2>/dev/null && break
-    kill -0 "$basalt_pid" 2>/dev/null || die "basalt-server exited: $(cat "$work/basalt/stdout")"
-    sleep 0.1
-done
-basalt_port=$(sed -n 's/^RESP listening on .*:\([0-9]*\)$/\1/p' "$work/basalt/stdout" | head -1)
-[ -n "$basalt_port" ] || die "basalt-server printed no RESP port: $(cat "$work/basalt/stdout")"
-wait_ping "$basalt_port" "$basalt_pid" basalt-server
-
-always_port=$(free_port)
-"$REDIS_SERVER" --port "$always_port" --bind 127.0.0.1 --dir "$work/redis-always" --save "" \
-    --daemonize no --logfile "$work/redis-always/redis.log" --appendonly yes \
-    --appendfsync always >/dev/null 2>&1 &
-pids+=("$!")
-wait_ping "$always_port" "$!" redis-always
+bench_start_basalt "$BASALT_BIN" basalt --log-level warn
+basalt_port=$BASALT_RESP_PORT
+bench_start_redis redis-always --appendonly yes --appendfsync always
+always_port=$BENCH_PORT
 
 declare -A PORT=([basalt]=$basalt_port [redis-always]=$always_port)
 SERVERS=(basalt redis-always)
@@ -155,7 +97,7 @@ run_one() { # round server name clients k txns
     p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$out")
     failed=$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$out")
     if [ -z "$tps" ]; then
-        note "round $r $s $name: no result ($(head -c 300 "$work/bench.err"))"
+        bench_note "round $r $s $name: no result ($(head -c 300 "$work/bench.err"))"
         return
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$s" "$name" "$tps" "$p50" "$p99" "$failed" "$tso" >>"$raw"
@@ -165,7 +107,7 @@ run_one() { # round server name clients k txns
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$(date +%s)
-note "basalt :$basalt_port, redis-always :$always_port; rounds $ROUNDS, $TXNS txns per -c 50 run; load average $load_start"
+bench_note "basalt :$basalt_port, redis-always :$always_port; rounds $ROUNDS, $TXNS txns per -c 50 run; load average $load_start"
 for r in $(seq 1 "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then order=(basalt redis-always); else order=(redis-always basalt); fi
     for w in "${WL[@]}"; do
@@ -180,12 +122,11 @@ elapsed=$(($(date +%s) - t_start))
 
 # ---- report ---------------------------------------------------------------------------
 median() { # server workload column(4=txn/s,5=p50,6=p99,8=tso)
-    awk -F'\t' -v s="$1" -v w="$2" -v c="$3" '$2 == s && $3 == w && $c != "NA" && $c != "-" { print $c }' "$raw" |
-        sort -g | awk '{ v[NR] = $1 } END {
-            if (NR == 0) { print "NA"; exit }
-            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk -F'\t' -v s="$1" -v w="$2" -v c="$3" '$2 == s && $3 == w && $c != "NA" && $c != "-" { print $c }' \
+        "$raw" >"$work/median.in"
+    bench_median "$work/median.in"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }
+ratio() { bench_ratio "$@"; }
 failures() { awk -F'\t' -v s="$1" '$2 == s { f += $7 } END { print f + 0 }' "$raw"; }
 
 echo

@@ -1,7 +1,12 @@
 # multi.tcl -- MULTI, EXEC, DISCARD, WATCH, UNWATCH: queueing, EXECABORT, per-command
 # runtime errors, WATCH of changed, deleted, created and expiring keys, connection commands
 # inside a transaction, and every string and key command answering inside EXEC exactly as
-# it does alone. The concurrency checks (write skew, bank, crash) are in multi_stress.tcl.
+# it does alone. Then the keyspace commands (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB,
+# FLUSHALL), LCS and MEMORY USAGE inside a transaction, seeing its earlier writes and
+# applied in order; connection commands (SELECT, HELLO, CLIENT SETNAME) taking effect at
+# their place among the data commands; a hot key incremented by many transactions at once
+# ending exact; and (Basalt only) every data command of the command table being accepted
+# inside MULTI. The concurrency checks (write skew, bank, crash) are in multi_stress.tcl.
 
 # Sends EXEC on the block's connection and reads its reply element by element, so a reply
 # holding errors comes back whole: errors as "!<text>", nulls as "", nested arrays as
@@ -691,4 +696,390 @@ start_server {tags {"multi"}} {
         $c discard
         list [regexp {multi=2 } $line] [regexp {flags=x } $line] [regexp {multi=-1 } [r client info]]
     } {1 1 1}
+}
+
+# Reads one reply from the block's connection as its type lines, payloads dropped: "$3"
+# for a bulk of 3 bytes, "$-1" or "_" for nulls, "%7" for a map, "-ERR ..." for an error,
+# and the elements of aggregates after their header, flattened.
+proc multi_shape {} {
+    set line [r read_line]
+    set out [list $line]
+    set n [string range $line 1 end]
+    switch -- [string index $line 0] {
+        $ - = - ! {
+            if {$n >= 0} { r read_bytes [expr {$n + 2}] }
+        }
+        * - ~ - > {
+            for {set i 0} {$i < $n} {incr i} { lappend out {*}[multi_shape] }
+        }
+        % - | {
+            for {set i 0} {$i < 2 * $n} {incr i} { lappend out {*}[multi_shape] }
+        }
+    }
+    return $out
+}
+
+# Sends EXEC and returns its reply as a list with the shape of each command's reply.
+proc multi_exec_shapes {} {
+    r write "*1\r\n\$4\r\nEXEC\r\n"
+    set head [r read_line]
+    if {[string index $head 0] ne "*"} { error "EXEC replied '$head'" }
+    set out {}
+    for {set i 0} {$i < [string range $head 1 end]} {incr i} {
+        lappend out [multi_shape]
+    }
+    return $out
+}
+
+start_server {tags {"multi"}} {
+    test {DBSIZE, KEYS and SCAN inside MULTI see the writes queued before them} {
+        r flushall
+        r mset a 1 b 2
+        r multi
+        r dbsize
+        r set c 3
+        r del a
+        r dbsize
+        r keys *
+        r scan 0 count 100
+        r exists a b c
+        set res [r exec]
+        list [lindex $res 0] [lindex $res 3] [lsort [lindex $res 4]] \
+            [lindex $res 5 0] [lsort [lindex $res 5 1]] [lindex $res 6]
+    } {2 2 {b c} 0 {b c} 2}
+
+    test {KEYS and SCAN MATCH inside MULTI filter as they do alone} {
+        r flushall
+        r mset user:1 a user:2 b item:1 c
+        r multi
+        r keys user:*
+        r keys *:1
+        r keys nomatch*
+        r scan 0 match item* count 100
+        r scan 0 type list
+        set res [r exec]
+        list [lsort [lindex $res 0]] [lsort [lindex $res 1]] [lindex $res 2] \
+            [lindex $res 3] [lindex $res 4]
+    } {{user:1 user:2} {item:1 user:1} {} {0 item:1} {0 {}}}
+
+    test {SCAN argument errors inside MULTI are per command} {
+        r multi
+        r scan notacursor
+        r scan 0 count 0
+        r scan 0 count x
+        r scan 0 badopt
+        r ping
+        multi_exec_raw
+    } {{!ERR invalid cursor} {!ERR syntax error} {!ERR value is not an integer or out of range} {!ERR syntax error} PONG}
+
+    test {a SCAN cursor from inside MULTI continues the iteration outside} {
+        r flushall
+        for {set i 0} {$i < 30} {incr i} { r set "s:$i" $i }
+        r multi
+        r scan 0 count 7
+        set first [lindex [r exec] 0]
+        set seen [lindex $first 1]
+        set cursor [lindex $first 0]
+        while {$cursor ne "0"} {
+            lassign [r scan $cursor count 7] cursor keys
+            lappend seen {*}$keys
+        }
+        llength [lsort -unique $seen]
+    } 30
+
+    test {RANDOMKEY inside MULTI: null on an empty database, else a live key} {
+        r flushall
+        r multi
+        r randomkey
+        r set only 1
+        r randomkey
+        r del only
+        r randomkey
+        set res [r exec]
+        for {set i 0} {$i < 100} {incr i} { r set "rk:$i" $i }
+        set picks {}
+        for {set i 0} {$i < 20} {incr i} {
+            r multi
+            r randomkey
+            r del rk:0
+            lappend picks [lindex [r exec] 0]
+            r set rk:0 0
+        }
+        set bad {}
+        foreach p $picks {
+            if {![string match rk:* $p]} { lappend bad $p }
+        }
+        list $res $bad
+    } {{{} OK only 1 {}} {}}
+
+    test {FLUSHDB inside MULTI applies in order with the other commands} {
+        r flushall
+        r mset a 1 b 2
+        r multi
+        r set c 3
+        r flushdb
+        r get a
+        r set d 4
+        r dbsize
+        set res [r exec]
+        list $res [r exists a b c d]
+    } {{OK OK {} OK 1} 1}
+
+    test {FLUSHALL inside MULTI empties every database, in order} {
+        r flushall
+        r select 9
+        r set x nine
+        r select 0
+        r set y zero
+        r multi
+        r set before 1
+        r flushall
+        r select 9
+        r dbsize
+        r set after 1
+        r select 0
+        r dbsize
+        set res [r exec]
+        set out [list $res [r keys *]]
+        r select 9
+        lappend out [r keys *]
+        r select 0
+        set out
+    } {{OK OK OK 0 OK OK 0} {} after}
+
+    test {FLUSHDB of many keys inside MULTI, and its argument errors} {
+        r flushall
+        for {set i 0} {$i < 50} {incr i} {
+            set args {}
+            for {set j 0} {$j < 100} {incr j} { lappend args "f:$i:$j" v }
+            r mset {*}$args
+        }
+        r multi
+        r dbsize
+        r keys f:49:*
+        r flushdb badarg
+        r flushdb async
+        r dbsize
+        set res [multi_exec_raw]
+        list [lindex $res 0] [llength [lindex $res 1]] [lrange $res 2 end] [r dbsize]
+    } {5000 100 {{!ERR syntax error} OK 0} 0}
+
+    test {WATCH and FLUSHDB inside MULTI} {
+        r flushall
+        r set w 1
+        r watch w
+        [new_client] set w 2
+        r multi
+        r flushdb
+        set res [list [r exec] [r get w]]
+        r watch w
+        r multi
+        r flushdb
+        lappend res [r exec] [r exists w]
+    } {{} 2 OK 0}
+
+    test {LCS inside MULTI sees the transaction's writes} {
+        r flushall
+        r set k1 ohmytext
+        r multi
+        r set k2 mynewtext
+        r lcs k1 k2
+        r lcs k1 k2 len
+        r lcs k1 k2 idx minmatchlen 4 withmatchlen
+        r lcs k1 nokey
+        r lcs k1 k2 len idx
+        r lcs k1 k2 badopt
+        set res [multi_exec_raw]
+        lrange $res 1 end
+    } {mytext 6 {matches {{{4 7} {5 8} 4}} len 6} {} {!ERR If you want both the length and indexes, please just use IDX.} {!ERR syntax error}}
+
+    test {MEMORY USAGE inside MULTI} {
+        r flushall
+        r multi
+        r memory usage m
+        r set m [string repeat x 100]
+        r memory usage m
+        r memory usage m samples 0
+        r memory usage m samples -1
+        r memory usage m badopt
+        set res [multi_exec_raw]
+        list [lindex $res 0] [string is integer -strict [lindex $res 2]] \
+            [expr {[lindex $res 2] >= 100}] [expr {[lindex $res 3] == [lindex $res 2]}] \
+            [lrange $res 4 end]
+    } {{} 1 1 1 {{!ERR syntax error} {!ERR syntax error}}}
+}
+
+start_server {tags {"multi"}} {
+    test {SELECT inside MULTI takes effect for the commands after it} {
+        r flushall
+        r multi
+        r set a 1
+        r select 1
+        r set a 2
+        r select 99
+        r get a
+        r select 0
+        r get a
+        set res [multi_exec_raw]
+        set out [list $res [r get a]]
+        r select 1
+        lappend out [r get a]
+        r select 0
+        set out
+    } {{OK OK OK {!ERR DB index is out of range} 2 OK 1} 1 2}
+
+    test {SELECT inside MULTI stays selected after EXEC} {
+        r select 0
+        r flushall
+        r multi
+        r select 5
+        r set s5 v
+        r exec
+        set out [r get s5]
+        r select 0
+        lappend out [r exists s5]
+    } {v 0}
+
+    test {connection commands reply at their place among the data commands} {
+        r del a
+        r multi
+        r set a 1
+        r ping
+        r get a
+        r echo x
+        r client setname first
+        r incr a
+        r client getname
+        r client setname second
+        r client getname
+        r exec
+    } {OK PONG 1 x OK 2 first OK second}
+
+    test {a failed HELLO inside MULTI leaves RESP2 for the commands after it} {
+        r del nokey
+        r multi
+        r get nokey
+        r hello 3 auth nosuchuser nopass
+        r get nokey
+        r lcs nokey nokey idx
+        set shapes [multi_exec_shapes]
+        list [lindex $shapes 0 0] [string match {-WRONGPASS*} [lindex $shapes 1 0]] \
+            [lindex $shapes 2 0] [lindex $shapes 3 0] [r ping]
+    } {{$-1} 1 {$-1} *4 PONG}
+
+    test {HELLO 3 inside MULTI makes the commands after it reply in RESP3} {
+        r del nokey
+        r multi
+        r get nokey
+        r hello 3
+        r get nokey
+        r lcs nokey nokey idx
+        r hello 2
+        r get nokey
+        set shapes [multi_exec_shapes]
+        list [lindex $shapes 0 0] [lindex $shapes 1 0] [lindex $shapes 2 0] \
+            [lindex $shapes 3 0] [lindex $shapes 4 0] [lindex $shapes 5 0] [r ping]
+    } {{$-1} %7 _ %2 *14 {$-1} PONG}
+
+    test {a failed HELLO 2 inside MULTI keeps RESP3 for the commands after it} {
+        r hello 3
+        r multi
+        r hello 2 setname "bad name"
+        r get nokey
+        set shapes [multi_exec_shapes]
+        r hello 2
+        list [string match {-ERR Client names*} [lindex $shapes 0 0]] [lindex $shapes 1 0]
+    } {1 _}
+}
+
+# Increments the key hot from n deferred connections at once, rounds times each, every
+# increment a MULTI/INCR/EXEC; returns the final value and the first few EXEC replies that
+# were not a one-element array (errors included).
+proc multi_hot_key {n rounds} {
+    r del hot
+    set clients {}
+    for {set i 0} {$i < $n} {incr i} { lappend clients [deferred_client] }
+    set bad {}
+    for {set round 0} {$round < $rounds} {incr round} {
+        foreach c $clients {
+            $c multi
+            $c incr hot
+            $c exec
+        }
+        foreach c $clients {
+            $c read
+            $c read
+            if {[catch {$c read} res] || [llength $res] != 1} { lappend bad $res }
+        }
+    }
+    foreach c $clients { $c close }
+    list [r get hot] [lrange $bad 0 2]
+}
+
+start_server {tags {"multi"}} {
+    test {a hot key incremented by 20 connections in transactions ends exact} {
+        multi_hot_key 20 50
+    } {1000 {}}
+
+    # Each of the 150 transactions of a round conflicts with every one that commits before
+    # it, so the last ones meet far more than a hundred conflicts in a row: EXEC must keep
+    # going however many it meets.
+    test {150 transactions at once on one key all commit} {
+        multi_hot_key 150 4
+    } {600 {}}
+}
+
+start_server {tags {"multi" "basalt-only"}} {
+    # Basalt only: it checks Basalt's own command table, which is not Redis's.
+    test {every data command of the command table runs inside MULTI} {
+        set samples {
+            get {get k} set {set k v} setnx {setnx k v} setex {setex k 10 v}
+            psetex {psetex k 10000 v} getset {getset k v} getdel {getdel k2}
+            getex {getex k} mget {mget k} mset {mset k v} msetnx {msetnx k9 v}
+            append {append k v} strlen {strlen k} getrange {getrange k 0 1}
+            substr {substr k 0 1} setrange {setrange k 0 v} incr {incr n} decr {decr n}
+            incrby {incrby n 1} decrby {decrby n 1} incrbyfloat {incrbyfloat n 1}
+            lcs {lcs k k} del {del k3} unlink {unlink k3} exists {exists k} type {type k}
+            touch {touch k} expire {expire k 100} pexpire {pexpire k 100000}
+            expireat {expireat k 99999999999} pexpireat {pexpireat k 99999999999000}
+            expiretime {expiretime k} pexpiretime {pexpiretime k} ttl {ttl k} pttl {pttl k}
+            persist {persist k} keys {keys *} scan {scan 0} randomkey {randomkey}
+            rename {rename k k4} renamenx {renamenx k4 k} copy {copy k k5}
+            dbsize {dbsize} memory|usage {memory usage k} flushdb {flushdb}
+            flushall {flushall}
+        }
+        set data {}
+        foreach info [r command info {*}[r command list]] {
+            set entries [list $info]
+            foreach sub [lindex $info 9] { lappend entries $sub }
+            foreach e $entries {
+                set flags [lindex $e 2]
+                if {"write" in $flags || "readonly" in $flags} { lappend data [lindex $e 0] }
+            }
+        }
+        set missing {}
+        foreach name $data {
+            if {![dict exists $samples $name]} { lappend missing $name }
+        }
+        assert_equal {} $missing "data commands without a sample here"
+        r flushall
+        r set k hello
+        r set n 1
+        r multi
+        foreach name [lsort $data] {
+            # The flushes last: the others then have keys to work on.
+            if {$name ni {flushdb flushall}} { r {*}[dict get $samples $name] }
+        }
+        r flushdb
+        r flushall
+        set refused {}
+        set shapes [multi_exec_shapes]
+        foreach shape $shapes {
+            foreach line $shape {
+                if {[string match {-*} $line]} { lappend refused $line }
+            }
+        }
+        assert_range [llength $data] 40 1000
+        list [expr {[llength $shapes] == [llength $data]}] $refused [r dbsize]
+    } {1 {} 0}
 }

@@ -696,6 +696,20 @@ static void test_resolve_committed_primary(void **state)
     tenv_close(&e);
 }
 
+/* The TTL a lock on user key key carries; fails if there is none. */
+static uint64_t lock_ttl_at(tenv *e, const char *key)
+{
+    bs_buf k = BS_BUF_INIT;
+    txn_lock_info li;
+    txn_lock_info_init(&li);
+    kv_key_v2_append(&k, KV_MODE_RAW, 0, bs_slice_from_str(key));
+    assert_int_equal(txn_kv_load_lock(e->v.txn, bs_buf_slice(&k), &li, NULL), BS_OK);
+    uint64_t ttl = li.lock_ttl;
+    txn_lock_info_deinit(&li);
+    bs_buf_free(&k);
+    return ttl;
+}
+
 /* ---- the primary's commit ------------------------------------------------------------------- */
 
 /* Waits (bounded) until user key key holds a lock. */
@@ -751,6 +765,59 @@ static void test_primary_rolled_back(void **state)
     assert_int_equal(lock_of(&e, "q"), BS_NOTFOUND);
     ce_must_not_found(&e.v, 0, "q");
     ce_must_not_found(&e.v, 0, "a");
+    tenv_close(&e);
+}
+
+/* Locks of a 1 MiB txn whose EXEC came 5 s after its start_ts: the TTL covers the size
+ * (6 s per sqrt(MiB)) plus the 5 s already spent, so a reader does not find them expired
+ * the moment they are written. Locks of a small, prompt txn carry the configured TTL. */
+static void test_lock_ttl(void **state)
+{
+    (void)state;
+    tenv e;
+    tenv_open(&e, &three, 0);
+    size_t big = (size_t)1 << 20;
+    char *v = bs_malloc(big + 1);
+    memset(v, 'v', big);
+    v[big] = '\0';
+    client_txn *txn = must_begin(&e, false);
+    tx_put(txn, "a", "1");
+    tx_put(txn, "q", v);
+    bs_clock_set_wall_offset(5000);
+    client_tso_pause(e.t, true);
+    waiter w;
+    waiter_init(&w);
+    client_txn_commit(txn, on_commit, &w);
+    wait_locked(&e, "a");
+    wait_locked(&e, "q");
+    uint64_t ttl = lock_ttl_at(&e, "a");
+    assert_true(ttl >= 6000 + 5000);
+    assert_true(ttl <= 20000 + 5000 + WAIT_MS);
+    assert_int_equal(lock_ttl_at(&e, "q"), ttl);
+    client_tso_pause(e.t, false);
+    waiter_wait(&w);
+    bs_clock_set_wall_offset(0);
+    assert_int_equal(w.res.error, CLIENT_TXN_OK);
+    client_txn_free(txn);
+    must_idle(&e);
+    ce_must_get(&e.v, 0, "a", "1");
+    bs_free(v);
+
+    waiter w2;
+    client_txn *small = must_begin(&e, false);
+    tx_put(small, "a", "2");
+    tx_put(small, "q", "2");
+    client_tso_pause(e.t, true);
+    waiter_init(&w2);
+    client_txn_commit(small, on_commit, &w2);
+    wait_locked(&e, "a");
+    ttl = lock_ttl_at(&e, "a");
+    assert_true(ttl >= 3000 && ttl < 3000 + WAIT_MS);
+    client_tso_pause(e.t, false);
+    waiter_wait(&w2);
+    assert_int_equal(w2.res.error, CLIENT_TXN_OK);
+    client_txn_free(small);
+    must_idle(&e);
     tenv_close(&e);
 }
 
@@ -1129,6 +1196,7 @@ int main(void)
         cmocka_unit_test(test_resolve_committed_primary),
         cmocka_unit_test(test_primary_rolled_back),
         cmocka_unit_test(test_commit_ts_expired),
+        cmocka_unit_test(test_lock_ttl),
         cmocka_unit_test(test_read_own_writes),
         cmocka_unit_test(test_tso_batching),
         cmocka_unit_test(test_gc_safe_point),

@@ -1,6 +1,7 @@
 /* test_memconn.c -- a server connection on the memory transport (no socket, no loop
  * thread), the way the fuzz target drives it: a captured request sequence in, the echo
- * reply out, and destruction with calls still open cancels them. */
+ * reply out, and destruction with calls still open cancels them; a RST_STREAM for a stream
+ * the server never saw (grpcio cancelling a call before its HEADERS left) is ignored. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,19 +55,28 @@ static bs_buf read_seed(const char *name)
     return b;
 }
 
-static void test_seed_roundtrip(void **state)
+/* A server with /f.Echo/Unary and /f.Echo/Hang on a loop that never runs (the memory
+ * transport needs no thread); output goes to `out`, emptied here. */
+static net_server *mem_server(net_loop **loop)
 {
     bs_err err;
-    net_loop *loop = net_loop_new("mem", &err);
+    *loop = net_loop_new("mem", &err);
     net_server_options o = {.keepalive_ms = -1};
-    net_server *s = net_server_new(loop, &o, &err);
+    net_server *s = net_server_new(*loop, &o, &err);
     net_method m = {"/f.Echo/Unary", start_noop, echo, finish_ok, on_cancel, NULL, NULL};
     assert_int_equal(net_server_add_method(s, &m, &err), BS_OK);
     net_method hang = {"/f.Echo/Hang", start_noop, NULL, NULL, on_cancel, NULL, NULL};
     assert_int_equal(net_server_add_method(s, &hang, &err), BS_OK);
-
-    h2_mem_transport mem = {.write = sink};
     bs_buf_init(&out);
+    return s;
+}
+
+static const h2_mem_transport mem = {.write = sink};
+
+static void test_seed_roundtrip(void **state)
+{
+    net_loop *loop;
+    net_server *s = mem_server(&loop);
     h2_conn *c = net_server_adopt(s, NULL, &mem);
     assert_non_null(c);
     bs_buf seed = read_seed("seed_unary"); /* byte 0 is the fuzz option byte */
@@ -93,10 +103,83 @@ static void test_seed_roundtrip(void **state)
     bs_buf_free(&out);
 }
 
+/* Does the server's output hold a GOAWAY frame? Walks the frames after our own reads. */
+static bool has_goaway(const bs_buf *b)
+{
+    size_t i = 0;
+    while (i + 9 <= b->len) {
+        uint32_t len = (uint32_t)b->ptr[i] << 16 | (uint32_t)b->ptr[i + 1] << 8 | b->ptr[i + 2];
+        if (b->ptr[i + 3] == 0x7)
+            return true;
+        i += 9 + len;
+    }
+    return false;
+}
+
+static void put_frame(bs_buf *b, uint8_t type, uint8_t flags, uint32_t stream, const void *p,
+                      uint32_t len)
+{
+    uint8_t h[9] = {(uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, type, flags,
+                    (uint8_t)(stream >> 24), (uint8_t)(stream >> 16), (uint8_t)(stream >> 8),
+                    (uint8_t)stream};
+    bs_buf_append(b, h, sizeof h);
+    bs_buf_append(b, p, len);
+}
+
+static void test_rst_for_unknown_stream_is_ignored(void **state)
+{
+    net_loop *loop;
+    net_server *s = mem_server(&loop);
+    h2_conn *c = net_server_adopt(s, NULL, &mem);
+    assert_non_null(c);
+
+    /* The unary seed opens stream 1. Before it: RST_STREAM(CANCEL) on idle stream 7 (odd:
+     * a client stream never opened) and on even stream 2 (a server stream, never used),
+     * each fed one byte at a time so the filter sees split headers too. */
+    bs_buf seed = read_seed("seed_unary"); /* byte 0 is the fuzz option byte */
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    assert_true(seed.len > sizeof preface);
+    assert_memory_equal(seed.ptr + 1, preface, sizeof preface - 1);
+    bs_buf in = BS_BUF_INIT;
+    bs_buf_append(&in, preface, sizeof preface - 1);
+    put_frame(&in, 0x4, 0, 0, NULL, 0); /* SETTINGS */
+    static const uint8_t cancel[4] = {0, 0, 0, 8};
+    put_frame(&in, 0x3, 0, 7, cancel, 4);
+    put_frame(&in, 0x3, 0, 2, cancel, 4);
+    for (size_t i = 0; i < in.len; i++)
+        h2_conn_feed(c, in.ptr + i, 1);
+    assert_false(has_goaway(&out));
+
+    /* The connection still serves a call. */
+    h2_conn_feed(c, seed.ptr + sizeof preface, seed.len - sizeof preface);
+    static const uint8_t reply[] = {0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+    assert_non_null(memmem(out.ptr, out.len, reply, sizeof reply));
+    assert_false(has_goaway(&out));
+
+    /* A RST_STREAM for the finished stream 1 is no error either (nghttp2 ignores it), but
+     * one on stream 0 is a protocol error: the connection ends with GOAWAY. */
+    bs_buf_reset(&in);
+    put_frame(&in, 0x3, 0, 1, cancel, 4);
+    h2_conn_feed(c, in.ptr, in.len);
+    assert_false(has_goaway(&out));
+    bs_buf_reset(&in);
+    put_frame(&in, 0x3, 0, 0, cancel, 4);
+    h2_conn_feed(c, in.ptr, in.len);
+    assert_true(has_goaway(&out));
+
+    h2_conn_destroy(c);
+    bs_buf_free(&seed);
+    bs_buf_free(&in);
+    net_server_free(s);
+    net_loop_free(loop);
+    bs_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_roundtrip),
+        cmocka_unit_test(test_rst_for_unknown_stream_is_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
