@@ -173,7 +173,8 @@ typedef struct cluster_read {
 } cluster_read;
 
 /* A deferred callback, run after the round without locks: a proposal's done, a read's
- * rdone or the store's on_role_change (role set). */
+ * rdone or the store's on_role_change (role set). A list of them is circular and is held
+ * by its tail (cluster_cb_push, peer.c). */
 typedef struct cluster_cb {
     struct cluster_cb *next;
     cluster_proposal_done_fn done;
@@ -229,6 +230,7 @@ typedef struct cluster_fsm {
     bool compact_pending;
     bool has_ready;
     raft_ready rd;
+    size_t rd_applied; /* rd.committed[0..rd_applied) applied before the round's log write */
     cluster_fsm_split split;
     /* Leadership as of the last soft state, for on_role_change (raftstore thread). */
     bool was_leader;
@@ -461,7 +463,8 @@ cluster_fsm *cluster_store_find(cluster_store *s, uint64_t region_id);
 void cluster_store_add_fsm(cluster_store *s, cluster_fsm *f);
 /* The raftstore thread body and helpers (raftstore.c). */
 void *cluster_raftstore_main(void *arg);
-/* Runs the callbacks on cbs and frees them (no lock held). */
+/* Runs the callbacks of the list whose tail is cbs, in push order, and frees them (no lock
+ * held). */
 void cluster_cb_run(cluster_cb *cbs);
 
 #endif

@@ -22,12 +22,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-void cluster_cb_push(cluster_cb **cbs, cluster_proposal_done_fn done, void *arg, int code,
-                     const bs_err *err)
+/* The list is circular and *cbs points at its TAIL (tail->next is the head), so a push
+ * is O(1): a round of a pipelined load queues thousands of callbacks. */
+static cluster_cb *cb_append(cluster_cb **cbs, int code, const bs_err *err)
 {
     cluster_cb *c = bs_calloc(1, sizeof(*c));
-    c->done = done;
-    c->arg = arg;
     c->code = code;
     if (err)
         c->err = *err;
@@ -36,47 +35,59 @@ void cluster_cb_push(cluster_cb **cbs, cluster_proposal_done_fn done, void *arg,
     if (code == BS_OK)
         bs_err_clear(&c->err);
     /* Keep FIFO order: callbacks run in the order they were queued. */
-    cluster_cb **pp = cbs;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = c;
+    if (*cbs) {
+        c->next = (*cbs)->next;
+        (*cbs)->next = c;
+    } else {
+        c->next = c;
+    }
+    *cbs = c;
+    return c;
+}
+
+void cluster_cb_push(cluster_cb **cbs, cluster_proposal_done_fn done, void *arg, int code,
+                     const bs_err *err)
+{
+    cluster_cb *c = cb_append(cbs, code, err);
+    c->done = done;
+    c->arg = arg;
 }
 
 void cluster_cb_push_read(cluster_cb **cbs, cluster_read_done_fn done, void *arg, int code,
                           const bs_err *err)
 {
-    cluster_cb_push(cbs, NULL, arg, code, err);
-    cluster_cb *c = *cbs;
-    while (c->next)
-        c = c->next;
+    cluster_cb *c = cb_append(cbs, code, err);
     c->rdone = done;
+    c->arg = arg;
 }
 
 void cluster_cb_push_role(cluster_cb **cbs, void (*fn)(void *, uint64_t, bool), void *arg,
                           uint64_t region_id, bool is_leader)
 {
-    cluster_cb_push(cbs, NULL, arg, BS_OK, NULL);
-    cluster_cb *c = *cbs;
-    while (c->next)
-        c = c->next;
+    cluster_cb *c = cb_append(cbs, BS_OK, NULL);
     c->role = fn;
+    c->arg = arg;
     c->region_id = region_id;
     c->is_leader = is_leader;
 }
 
 void cluster_cb_run(cluster_cb *cbs)
 {
-    while (cbs) {
-        cluster_cb *n = cbs->next;
-        const bs_err *e = cbs->code == BS_OK ? NULL : &cbs->err;
-        if (cbs->done)
-            cbs->done(cbs->arg, cbs->code, e);
-        else if (cbs->rdone)
-            cbs->rdone(cbs->arg, cbs->code, e);
-        else if (cbs->role)
-            cbs->role(cbs->arg, cbs->region_id, cbs->is_leader);
-        bs_free(cbs);
-        cbs = n;
+    if (!cbs)
+        return;
+    cluster_cb *c = cbs->next; /* the head */
+    cbs->next = NULL;          /* open the circle after the tail */
+    while (c) {
+        cluster_cb *n = c->next;
+        const bs_err *e = c->code == BS_OK ? NULL : &c->err;
+        if (c->done)
+            c->done(c->arg, c->code, e);
+        else if (c->rdone)
+            c->rdone(c->arg, c->code, e);
+        else if (c->role)
+            c->role(c->arg, c->region_id, c->is_leader);
+        bs_free(c);
+        c = n;
     }
 }
 

@@ -4,9 +4,11 @@
  * swap under the store lock; (2) tick every peer when the base tick is due; (3) step the
  * messages, start the reads, hand the proposals to raft in queue order; (4) collect the
  * Ready of EVERY peer with work, send the messages that need nothing persisted, and record
- * all their entries and hard states in ONE write batch; (5) write it, fsynced when any
- * Ready asks (group commit: one fsync covers every proposal that arrived while the previous
- * one ran); (6) send the messages that promise durable state; (7) apply committed entries;
+ * all their entries and hard states in ONE write batch, applying on the way the committed
+ * entries an earlier round made durable and answering their proposals (apply_durable);
+ * (5) write the batch, fsynced when any Ready asks (group commit: one fsync covers every
+ * proposal that arrived while the previous one ran); (6) send the messages that promise
+ * durable state; (7) apply the other committed entries;
  * (8) serve reads, advance, handle role changes; (9) publish each peer's view, then run the
  * callbacks with no lock held, then lower the fences those failures raised (cluster_int.h).
  * Between (2) and (3) the periodic split-check and PD heartbeat ticks queue work for the
@@ -108,10 +110,39 @@ static bool step_message(cluster_store *s, cluster_msg_node *m)
     return false;
 }
 
+static void apply_or_die(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_cb **cbs)
+{
+    bs_err e;
+    if (cluster_fsm_apply(f, ents, n, cbs, &e) != BS_OK) {
+        BS_LOG_FATAL("apply failed", "region_id=%llu err=\"%s\"",
+                     (unsigned long long)f->region_id, e.msg);
+        BS_ASSERT(!"apply failed");
+    }
+}
+
+/* Applies the committed entries of f's Ready that an earlier round already made durable
+ * here (index <= synced_index), before this round's log write, and records how many in
+ * rd_applied. raft.h orders "apply after persisting" for the Ready's own entries; these
+ * were persisted by an earlier Ready (a one-peer leader commits an entry only after its
+ * own sync, so its entries always arrive here: they would otherwise wait for a second
+ * fsync, of entries they do not depend on). Committed entries never change, so the log
+ * write that follows cannot replace them; the apply write goes to the WAL before the log
+ * write, so a crash can never leave an applied index above the durable log. Entries
+ * committed but not yet durable here (a follower's) apply after the write as before. */
+static void apply_durable(cluster_fsm *f, cluster_cb **cbs)
+{
+    size_t k = 0;
+    while (k < f->rd.n_committed && f->rd.committed[k].index <= f->synced_index)
+        k++;
+    f->rd_applied = k;
+    if (k > 0)
+        apply_or_die(f, f->rd.committed, k, cbs);
+}
+
 /* Returns true when some peer has more work right away. */
 static bool run_round(cluster_store *s)
 {
-    cluster_cb *cbs = NULL;
+    cluster_cb *cbs = NULL, *early = NULL;
     pthread_mutex_lock(&s->mu);
     cluster_proposal *props = s->prop_head;
     cluster_msg_node *msgs = s->msg_head;
@@ -231,7 +262,11 @@ static bool run_round(cluster_store *s)
         if (f->rd.has_hs || f->rd.n_entries > 0)
             cluster_rs_write_raft_state(&f->rs, b);
         sync = sync || f->rd.must_sync;
+        apply_durable(f, &early);
     }
+    /* Their replies leave now, not after this round's fsync, which covers only newer
+     * entries. */
+    cluster_cb_run(early);
     if (kv_batch_count(b) > 0 || sync) {
         bs_err e;
         int64_t t0 = bs_clock_mono_ns();
@@ -257,12 +292,8 @@ static bool run_round(cluster_store *s)
         if (sync)
             cluster_fsm_on_synced(f, f->rs.last_index);
         send_msgs(s, f, f->rd.persisted_msgs, f->rd.n_persisted_msgs);
-        bs_err e;
-        if (cluster_fsm_apply(f, f->rd.committed, f->rd.n_committed, &cbs, &e) != BS_OK) {
-            BS_LOG_FATAL("apply failed", "region_id=%llu err=\"%s\"",
-                         (unsigned long long)f->region_id, e.msg);
-            BS_ASSERT(!"apply failed");
-        }
+        apply_or_die(f, f->rd.committed + f->rd_applied, f->rd.n_committed - f->rd_applied,
+                     &cbs);
         cluster_fsm_on_reads(f, f->rd.read_states, f->rd.n_read_states, &cbs);
         bool has_ss = f->rd.has_ss;
         raft_soft_state ss = f->rd.ss;

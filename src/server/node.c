@@ -281,6 +281,10 @@ static void open_txn(srv_node *n)
     n->txn = txn_store_new(&tc);
     /* Raw writes blocked by a live transaction's lock wait with backoff on the worker. */
     txn_store_set_timer(n->txn, srv_worker_after, n, 0);
+    /* Standalone: one store leads every Region, and writes wait for the causal ts sync of
+     * open_txn and of every leader change, which is what txn.h asks. Cluster mode must
+     * also make a new leader's writes wait for its own sync before turning this on. */
+    txn_store_set_blind_writes(n->txn, true);
     atomic_store(&n->txn_live, n->txn);
     /* A Region may have become leader while the store opened, before the txn store (and
      * its max_ts) existed, so that role change synced nothing: do what it would have done.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/assert.h"
+#include "common/codec.h"
 #include "storage/kv_int.h"
 
 kv_snapshot *kv_snapshot_new(kv_engine *e)
@@ -39,6 +40,19 @@ struct kv_iter {
     bs_buf lower, upper; /* owned copies; RocksDB points into them */
 };
 
+/* Are [lower, upper) the bounds of one key's versions in CF default: two MVCC keys of the
+ * same MCE(key)? Every key between them then has that prefix too, because MCE is
+ * self-delimiting and CF default holds MVCC keys only (kv.h). */
+static bool one_key_versions(kv_cf cf, bs_slice lower, bs_slice upper)
+{
+    size_t n = 0;
+    if (cf != KV_CF_DEFAULT || lower.len <= KV_TS_LEN || lower.len != upper.len)
+        return false;
+    if (bs_mce_field_len(lower, &n) != BS_OK || n != lower.len - KV_TS_LEN)
+        return false;
+    return memcmp(lower.ptr, upper.ptr, n) == 0;
+}
+
 kv_iter *kv_iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower, bs_slice upper)
 {
     BS_ASSERT(cf < KV_CF_COUNT);
@@ -49,6 +63,13 @@ kv_iter *kv_iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower, 
     it->ro = rocksdb_readoptions_create();
     if (snap)
         rocksdb_readoptions_set_snapshot(it->ro, snap->snap);
+    /* CF default has a prefix extractor (engine.c). One key's versions are read in prefix
+     * mode, where its blooms skip memtables and files without the key; any other range
+     * must see keys of every prefix, in order. */
+    if (one_key_versions(cf, lower, upper))
+        rocksdb_readoptions_set_prefix_same_as_start(it->ro, 1);
+    else
+        rocksdb_readoptions_set_total_order_seek(it->ro, 1);
     if (lower.len) {
         bs_buf_set(&it->lower, lower.ptr, lower.len);
         rocksdb_readoptions_set_iterate_lower_bound(it->ro, (const char *)it->lower.ptr,

@@ -33,7 +33,8 @@
  * ==================================================================================== */
 
 typedef enum kv_cf {
-    KV_CF_DEFAULT = 0, /* "default": RawKV versions; large Percolator values */
+    KV_CF_DEFAULT = 0, /* "default": RawKV versions; large Percolator values. MVCC keys
+                        * only (MCE(key) ‖ 8-byte ts): its prefix filters drop the ts */
     KV_CF_LOCK = 1,    /* "lock": Percolator locks, key MCE(key) */
     KV_CF_WRITE = 2,   /* "write": commit/rollback records, key MCE(key) ‖ ~commit_ts */
     KV_CF_RAFT = 3,    /* "raft": raft logs, hard state, apply and region state */
@@ -240,6 +241,8 @@ int kv_snapshot_get(kv_snapshot *s, kv_cf cf, bs_slice key, bs_buf *out, bs_err 
  * exclusive, and an EMPTY slice means unbounded on that side. snap may be NULL (the
  * iterator then sees an implicit snapshot taken now). The bounds are copied. Never fails;
  * I/O errors surface through kv_iter_status(). The iterator starts unpositioned (not valid).
+ * Bounds that are two versions of one key in KV_CF_DEFAULT (kv_mvcc_key_append of the same
+ * key) read in prefix mode, which skips memtables and files without the key.
  * Caller owns; free with kv_iter_free() before freeing snap or closing the engine. */
 kv_iter *kv_iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower, bs_slice upper);
 void kv_iter_free(kv_iter *it); /* it may be NULL */

@@ -10,7 +10,8 @@
  * BS_EBUSY, TiKV's MaxTimestampNotSynced.
  *
  * Invariant: every ts returned by get is > floor, and floor >= every ts returned or
- * observed before. The provider is asynchronous (fetch + callback), so no caller blocks. */
+ * observed before. After a (re)sync, floor >= the first ts of the fresh batch + 1. The
+ * provider is asynchronous (fetch + callback), so no caller blocks. */
 #include <pthread.h>
 
 #include "common/assert.h"
@@ -50,6 +51,14 @@ static void fetch_done(void *arg, int code, uint64_t last_ts)
         if (code == BS_OK && last_ts >= r->count) {
             c->next = last_ts - r->count + 1;
             c->last = last_ts;
+            /* A (re)sync: earlier holders of the Regions (a previous process on this data
+             * dir, an old leader) may have written up to 2 past the last TSO they saw
+             * (txn_choose_write_ts: max_ts + 1, then floor + 1; a source past its batch
+             * answers BUSY until the next batch), and every TSO they saw is below this
+             * batch. Raising floor to first + 1 keeps every ts handed out from now on
+             * above all of those versions (command.c, "Blind writes"). */
+            if (!c->synced && c->floor < c->next + 1)
+                c->floor = c->next + 1;
             c->synced = true;
         }
     }

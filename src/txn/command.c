@@ -49,6 +49,7 @@
 struct txn_store {
     txn_store_config cfg;
     txn_store_timer timer; /* set before the first command, read-only afterwards */
+    bool blind_writes;     /* the same */
     txn_cm *cm;
     txn_latches *latches;
     txn_raw_locks *locks;
@@ -99,6 +100,16 @@ void txn_store_free(txn_store *s)
     txn_latches_free(s->latches);
     txn_cm_free(s->cm);
     bs_free(s);
+}
+
+void txn_store_set_blind_writes(txn_store *s, bool on)
+{
+    s->blind_writes = on;
+}
+
+bool txn_store_blind_writes(const txn_store *s)
+{
+    return s->blind_writes;
 }
 
 txn_cm *txn_store_cm(txn_store *s)
@@ -373,6 +384,27 @@ static int find_lock(txn_cmd *c, kv_snapshot *snap)
     return BS_NOTFOUND;
 }
 
+/* Blind writes (txn_store_set_blind_writes). A put or delete needs the key's newest
+ * version only for its ts: the new version must sort above every existing one, or a read
+ * would keep returning the old value. The causal ts source makes that read redundant:
+ *   1. A version written while the source's current batch is in use took a ts from
+ *      txn_choose_write_ts (which observes it into the source's floor) or is a Percolator
+ *      commit, observed into the floor before it is proposed (txn_command.c,
+ *      guard_versions). Either way its ts <= floor, and txn_causal_ts_get answers above
+ *      floor.
+ *   2. A version written before (by a previous process on the data dir, or by an earlier
+ *      leader) has a ts at most 2 above a TSO issued before the batch the source fetched
+ *      when it last synced (causal_ts.c, fetch_done), since a Region's writes wait for that
+ *      sync (TS_NOT_READY) and PD's TSO never repeats or goes back (pd/tso.c, across
+ *      restarts too). The sync raised floor to that batch's first ts + 1, so again every
+ *      ts handed out is above it.
+ *   3. A pending write of the key still in the lock table (prev) is covered by 1, and its
+ *      ts is taken into the floor anyway.
+ * The ts chosen is also above max_ts, as for every write. What is not covered: a read ts
+ * or commit ts from a client that PD never issued, written before a restart (TiKV trusts
+ * client timestamps the same way). Read-modify-writes and CAS read the value anyway, so they
+ * keep taking the newest version into their floor. MSET (multi.c) is blind the same way. */
+
 /* Runs c with its latches held. */
 static void cmd_run(txn_cmd *c)
 {
@@ -401,8 +433,14 @@ static void cmd_run(txn_cmd *c)
     }
     rc = BS_OK;
     txn_cur_init(&cur);
+    bool blind = c->kind == CMD_WRITE && c->s->blind_writes;
     for (size_t i = 0; i < c->n && rc == BS_OK; i++) {
-        rc = read_current(c, snap, i, &prev[i], now, &cur, &floor);
+        if (blind) { /* see "Blind writes" above */
+            if (prev[i].present && prev[i].ts > floor)
+                floor = prev[i].ts;
+        } else {
+            rc = read_current(c, snap, i, &prev[i], now, &cur, &floor);
+        }
         if (rc != BS_OK)
             break;
         if (c->kind == CMD_WRITE) {

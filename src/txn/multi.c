@@ -23,7 +23,8 @@
  *            read every key from one snapshot, evaluate the op over the keys' states in
  *            request order (so DEL k k sees its own delete), then either answer (nothing to
  *            write) or link one record per written key, pick ts above the causal ts, max_ts
- *            and every key's newest version, and propose one batch;
+ *            and every key's newest version (MSET with blind writes reads nothing: its ts
+ *            comes from the causal ts alone, command.c), and propose one batch;
  *   release  the latches, as soon as the proposer has the batch (the records keep the
  *            written keys from readers and let later single-key commands chain on them);
  *   done     the proposer reports the apply or the failure; the records leave the table and
@@ -260,7 +261,11 @@ static void run(multi_cmd *m)
         return;
     }
     rc = rc == BS_NOTFOUND ? BS_OK : rc;
-    for (size_t i = 0; i < m->nk && rc == BS_OK; i++) {
+    /* MSET writes whatever the keys hold: with blind writes its ts needs no newest version
+     * either (command.c, "Blind writes"; the keys' chains are empty, so there is no pending
+     * version to stay above). */
+    bool blind = m->op == TXN_MULTI_MSET && txn_store_blind_writes(m->s);
+    for (size_t i = 0; i < m->nk && rc == BS_OK && !blind; i++) {
         rc = txn_mvcc_read_newest(cfg->engine, snap, bs_buf_slice(&m->k[i].key), now,
                                   &m->k[i].cur, &err);
         if (m->k[i].cur.newest_ts > floor)

@@ -257,6 +257,14 @@ void txn_store_free(txn_store *s); /* s may be NULL */
  * borrowed. Call before the first command; without it, writes do not wait. */
 void txn_store_set_timer(txn_store *s, txn_after_fn after, void *after_arg,
                          uint64_t lock_wait_ms);
+/* Lets raw puts and deletes of s skip the read of each key's newest version and take
+ * their ts from the causal ts source alone (command.c, "Blind writes"). Turn it on only
+ * when every version the engine can hold was written at a ts the source has handed out or
+ * observed, or at most 2 above a TSO that PD issued before the source's current batch:
+ * true of a standalone store (one store leads every Region, and a Region's writes wait for
+ * the causal ts sync of its leadership). Call before the first command; off by default. */
+void txn_store_set_blind_writes(txn_store *s, bool on);
+bool txn_store_blind_writes(const txn_store *s);
 txn_cm *txn_store_cm(txn_store *s);           /* borrowed; lives as long as s */
 
 txn_latches *txn_store_latches(txn_store *s); /* borrowed */

@@ -12,6 +12,10 @@
 # Usage: utils/bench/resp-vs-redis.sh            (after `make`; exits 0, a benchmark)
 # Environment:
 #   BASALT_BIN      basalt-server binary (default: <repo>/bin/basalt-server)
+#   BASALT_BASE_BIN a second basalt-server binary (e.g. a build of the unchanged tree): runs
+#                   as a fourth server "basalt-base" in the same rotation, and the table
+#                   gains a column basalt/basalt-base, so a change is judged by runs of the
+#                   same minutes (optional)
 #   REDIS_SERVER    redis-server binary (default: redis-server on PATH)
 #   BENCH_ROUNDS    alternating rounds (default 3)
 #   BENCH_REQUESTS  requests per -P 1 run (default 20000; -P 16 runs send 4x, MSET 1/3)
@@ -40,11 +44,13 @@ REQ=${BENCH_REQUESTS:-20000}
 KEYSPACE=${BENCH_KEYSPACE:-100000}
 CLIENTS=${BENCH_CLIENTS:-50}
 ONLY=${BENCH_ONLY:-}
+BASE_BIN=${BASALT_BASE_BIN:-}
 
 die() { echo "resp-vs-redis: $*" >&2; exit 1; }
 note() { echo "# $*" >&2; }
 
 [ -x "$BASALT_BIN" ] || die "no basalt-server at $BASALT_BIN (run make, or set BASALT_BIN)"
+[ -z "$BASE_BIN" ] || [ -x "$BASE_BIN" ] || die "no basalt-server at BASALT_BASE_BIN=$BASE_BIN"
 command -v "$REDIS_SERVER" >/dev/null || die "no redis-server (set REDIS_SERVER)"
 for t in redis-benchmark redis-cli python3; do
     command -v "$t" >/dev/null || die "$t is required"
@@ -93,23 +99,34 @@ wait_ping() { # port pid name
 }
 
 # ---- servers --------------------------------------------------------------------------
-mkdir -p "$work/basalt" "$work/redis-always" "$work/redis-nopersist"
+mkdir -p "$work/basalt" "$work/basalt-base" "$work/redis-always" "$work/redis-nopersist"
 
-"$BASALT_BIN" --data-dir "$work/basalt/data" --redis-addr 127.0.0.1:0 \
-    --status-addr 127.0.0.1:0 --addr 127.0.0.1:0 --pd-addr 127.0.0.1:0 \
-    --log-file "$work/basalt/server.log" --log-level warn \
-    >"$work/basalt/stdout" 2>&1 &
-basalt_pid=$!
-pids+=("$basalt_pid")
-for _ in $(seq 1 300); do
-    grep -q '^RESP listening on' "$work/basalt/stdout" 2>/dev/null && break
-    kill -0 "$basalt_pid" 2>/dev/null || die "basalt-server exited: $(cat "$work/basalt/stdout")"
-    sleep 0.1
-done
-basalt_port=$(sed -n 's/^RESP listening on .*:\([0-9]*\)$/\1/p' "$work/basalt/stdout" | head -1)
-status_port=$(sed -n 's/^status listening on .*:\([0-9]*\)$/\1/p' "$work/basalt/stdout" | head -1)
-[ -n "$basalt_port" ] || die "basalt-server printed no RESP port: $(cat "$work/basalt/stdout")"
-wait_ping "$basalt_port" "$basalt_pid" basalt-server
+start_basalt() { # name binary; sets started_port and started_status
+    local name=$1 bin=$2 pid _
+    "$bin" --data-dir "$work/$name/data" --redis-addr 127.0.0.1:0 \
+        --status-addr 127.0.0.1:0 --addr 127.0.0.1:0 --pd-addr 127.0.0.1:0 \
+        --log-file "$work/$name/server.log" --log-level warn \
+        >"$work/$name/stdout" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 300); do
+        grep -q '^RESP listening on' "$work/$name/stdout" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || die "$name exited: $(cat "$work/$name/stdout")"
+        sleep 0.1
+    done
+    started_port=$(sed -n 's/^RESP listening on .*:\([0-9]*\)$/\1/p' "$work/$name/stdout" | head -1)
+    started_status=$(sed -n 's/^status listening on .*:\([0-9]*\)$/\1/p' "$work/$name/stdout" | head -1)
+    [ -n "$started_port" ] || die "$name printed no RESP port: $(cat "$work/$name/stdout")"
+    wait_ping "$started_port" "$pid" "$name"
+}
+start_basalt basalt "$BASALT_BIN"
+basalt_port=$started_port
+declare -A STATUS=([basalt]=$started_status)
+if [ -n "$BASE_BIN" ]; then
+    start_basalt basalt-base "$BASE_BIN"
+    base_port=$started_port
+    STATUS[basalt-base]=$started_status
+fi
 
 start_redis() { # name extra-args...; sets started_port
     local name=$1 pid
@@ -128,6 +145,10 @@ nopersist_port=$started_port
 
 declare -A PORT=([basalt]=$basalt_port [redis-always]=$always_port [redis-nopersist]=$nopersist_port)
 SERVERS=(basalt redis-always redis-nopersist)
+if [ -n "$BASE_BIN" ]; then
+    PORT[basalt-base]=$base_port
+    SERVERS+=(basalt-base)
+fi
 
 # ---- workloads ------------------------------------------------------------------------
 # MSET is redis-benchmark's `-t mset` (10 keys, -d 100 values) on keys of their own prefix:
@@ -201,9 +222,10 @@ settle() { # server
     done
 }
 
-fsyncs() {
-    [ -n "$status_port" ] || { echo 0; return; }
-    python3 - "$status_port" <<'EOF' 2>/dev/null || echo 0
+fsyncs() { # server
+    local port=${STATUS[$1]:-}
+    [ -n "$port" ] || { echo 0; return; }
+    python3 - "$port" <<'EOF' 2>/dev/null || echo 0
 import sys, urllib.request
 t = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
 print(sum(int(float(l.split()[-1])) for l in t.splitlines()
@@ -217,7 +239,7 @@ raw=$work/results.tsv   # round server workload rps p50 p99 fsyncs
 run_one() { # round server name requests args
     local r=$1 s=$2 name=$3 n=$4 args=$5 out f0 f1 line
     settle "$s"
-    f0=0; [ "$s" = basalt ] && f0=$(fsyncs)
+    f0=0; [[ $s == basalt* ]] && f0=$(fsyncs "$s")
     # in the background, so that a signal ends the script at once (the trap kills it)
     # shellcheck disable=SC2086
     redis-benchmark -h 127.0.0.1 -p "${PORT[$s]}" -c "$CLIENTS" -n "$n" --csv $args \
@@ -226,7 +248,7 @@ run_one() { # round server name requests args
     wait "$bench_pid"
     bench_pid=
     out=$(cat "$work/bench.out")
-    f1=0; [ "$s" = basalt ] && f1=$(fsyncs)
+    f1=0; [[ $s == basalt* ]] && f1=$(fsyncs "$s")
     # CSV: "test","rps","avg","min","p50","p95","p99","max"
     line=$(printf '%s\n' "$out" | awk -F, 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }')
     if [ -z "$line" ]; then
@@ -241,12 +263,12 @@ run_one() { # round server name requests args
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$(date +%s)
-note "basalt-server $("$BASALT_BIN" --version 2>/dev/null | head -1) on :$basalt_port, redis-always :$always_port, redis-nopersist :$nopersist_port"
+note "basalt-server $("$BASALT_BIN" --version 2>/dev/null | head -1) on :$basalt_port, redis-always :$always_port, redis-nopersist :$nopersist_port${BASE_BIN:+, basalt-base :$base_port}"
 note "rounds $ROUNDS, requests $REQ (-P 16: $((REQ * 4)), MSET: $((REQ / 3))), -c $CLIENTS, -r $KEYSPACE; load average $load_start"
 
 for r in $(seq 1 "$ROUNDS"); do
     # rotate the server order each round so no server always runs first or last
-    k=$(((r - 1) % 3))
+    k=$(((r - 1) % ${#SERVERS[@]}))
     order=("${SERVERS[@]:k}" "${SERVERS[@]:0:k}")
     for w in "${WL[@]}"; do
         IFS='|' read -r name n args <<<"$w"
@@ -292,6 +314,28 @@ for w in "${WL[@]}"; do
     printf '| %-15s | %12s | %12s | %6s | %13s | %6s | %-27s | %9s |\n' "$name" "$b" "$a" \
         "${RATIO_A[$name]}" "$n" "${RATIO_N[$name]}" "$pb / $pa" "$opf"
 done
+
+if [ -n "$BASE_BIN" ]; then
+    echo
+    echo "basalt ($BASALT_BIN) vs basalt-base ($BASE_BIN), same rounds:"
+    echo
+    printf '| %-15s | %12s | %12s | %6s | %-23s | %-19s |\n' workload "basalt ops/s" \
+        "base ops/s" ratio "p99 ms basalt / base" "ops/fsync / base"
+    printf '|%s|%s|%s|%s|%s|%s|\n' ----------------- -------------- -------------- -------- \
+        ------------------------- ---------------------
+    for w in "${WL[@]}"; do
+        name=${w%%|*}
+        selected "$name" || continue
+        req=$(echo "$w" | cut -d'|' -f2)
+        b=$(median basalt "$name" 4); o=$(median basalt-base "$name" 4)
+        pb=$(median basalt "$name" 6); po=$(median basalt-base "$name" 6)
+        fb=$(median basalt "$name" 7); fo=$(median basalt-base "$name" 7)
+        ob=$(awk -v f="$fb" -v r="$req" 'BEGIN { if (f == "NA" || f == 0) print "-"; else printf "%.1f", r / f }')
+        oo=$(awk -v f="$fo" -v r="$req" 'BEGIN { if (f == "NA" || f == 0) print "-"; else printf "%.1f", r / f }')
+        printf '| %-15s | %12s | %12s | %6s | %-23s | %-19s |\n' "$name" "$b" "$o" \
+            "$(ratio "$b" "$o")" "$pb / $po" "$ob / $oo"
+    done
+fi
 
 echo
 echo "Targets (Basalt/redis, medians):"

@@ -1,6 +1,7 @@
 /* test_engine.c -- the RocksDB engine through kv.h: CRUD per column family, batch
  * atomicity (a concurrent reader never sees half a batch), snapshot isolation, iterator
- * bounds in both directions, delete-range, reopen, the locked-directory error (same
+ * bounds in both directions, one key's versions through CF default's prefix filters,
+ * delete-range, reopen, the locked-directory error (same
  * process and another process), approximate sizes, the compaction filter, options (blob
  * files, compression) and the write observer. Every test works in a fresh directory under
  * $TMPDIR and removes it. */
@@ -348,6 +349,87 @@ static void test_iterator_bounds(void **state)
     kv_iter_free(it);
 }
 
+/* Versions of the user key u at ts, ts-1, ..., ts-n+1 into CF default, each valued u. */
+static void put_versions(kv_engine *e, bs_slice u, uint64_t ts, int n)
+{
+    for (int i = 0; i < n; i++) {
+        bs_buf k = BS_BUF_INIT;
+        kv_mvcc_key_append(&k, u, ts - (uint64_t)i);
+        put1(e, KV_CF_DEFAULT, bs_buf_slice(&k), u, false);
+        bs_buf_free(&k);
+    }
+}
+
+/* Counts the versions of u read through one-key bounds, checking that each belongs to u
+ * and that they come newest first; *newest gets the first one's ts. */
+static int count_versions(kv_engine *e, bs_slice u, uint64_t *newest)
+{
+    bs_buf lo = BS_BUF_INIT, hi = BS_BUF_INIT;
+    kv_mvcc_key_append(&lo, u, UINT64_MAX);
+    kv_mvcc_key_append(&hi, u, 0);
+    kv_iter *it = kv_iter_new(e, NULL, KV_CF_DEFAULT, bs_buf_slice(&lo), bs_buf_slice(&hi));
+    int n = 0;
+    uint64_t prev = UINT64_MAX;
+    for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it)) {
+        bs_slice enc;
+        uint64_t ts;
+        assert_int_equal(kv_mvcc_key_split(kv_iter_key(it), &enc, &ts, NULL), BS_OK);
+        assert_true(bs_slice_eq(kv_iter_value(it), u));
+        assert_true(ts < prev);
+        if (n == 0 && newest)
+            *newest = ts;
+        prev = ts;
+        n++;
+    }
+    assert_int_equal(kv_iter_status(it, NULL), BS_OK);
+    kv_iter_free(it);
+    bs_buf_free(&lo);
+    bs_buf_free(&hi);
+    return n;
+}
+
+/* CF default reads one key's versions through its prefix filters (engine.c): every version
+ * is found wherever it lives (table files, memtable, both), neighbours whose encodings
+ * share bytes never leak in, and a scan over many keys still sees them all in order. */
+static void test_one_key_versions(void **state)
+{
+    fixture *f = *state;
+    bs_err err;
+    uint64_t newest = 0;
+    bs_slice k = bs_slice_make("k", 1), k0 = bs_slice_make("k\0", 2);
+    bs_slice k7 = S("k1234567"), k8 = S("k12345678"), k6 = S("k123456");
+    put_versions(f->e, k, 100, 3);
+    put_versions(f->e, k0, 100, 2); /* MCE("k") and MCE("k\0") share their first bytes */
+    put_versions(f->e, k7, 100, 1); /* one full 8-byte group */
+    put_versions(f->e, k8, 100, 4); /* the same group, then more */
+    assert_int_equal(kv_engine_flush(f->e, KV_CF_DEFAULT, false, &err), BS_OK);
+    put_versions(f->e, k, 200, 2); /* newer versions in the memtable */
+    put_versions(f->e, S("only-in-memtable"), 7, 1);
+    assert_int_equal(count_versions(f->e, k, &newest), 5);
+    assert_int_equal((int)newest, 200);
+    assert_int_equal(count_versions(f->e, k0, NULL), 2);
+    assert_int_equal(count_versions(f->e, k7, NULL), 1);
+    assert_int_equal(count_versions(f->e, k8, NULL), 4);
+    assert_int_equal(count_versions(f->e, S("only-in-memtable"), &newest), 1);
+    assert_int_equal((int)newest, 7);
+    assert_int_equal(count_versions(f->e, S("absent"), NULL), 0);
+    assert_int_equal(count_versions(f->e, k6, NULL), 0);
+
+    /* A range over several keys (total order): every entry, sorted. */
+    kv_iter *it = kv_iter_new(f->e, NULL, KV_CF_DEFAULT, BS_SLICE_NULL, BS_SLICE_NULL);
+    int n = 0;
+    bs_buf prev = BS_BUF_INIT;
+    for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it)) {
+        if (n > 0)
+            assert_true(bs_slice_cmp(bs_buf_slice(&prev), kv_iter_key(it)) < 0);
+        bs_buf_set(&prev, kv_iter_key(it).ptr, kv_iter_key(it).len);
+        n++;
+    }
+    assert_int_equal(n, 3 + 2 + 1 + 4 + 2 + 1);
+    kv_iter_free(it);
+    bs_buf_free(&prev);
+}
+
 static void test_delete_range(void **state)
 {
     fixture *f = *state;
@@ -690,6 +772,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_batch_atomicity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_iterator_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_key_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_missing_without_create, setup, teardown),
