@@ -74,6 +74,7 @@ typedef struct bs_config {
         int64_t timeout; /* seconds idle before a conn is closed; 0: never */
         int64_t tcp_keepalive; /* seconds */
         uint64_t proto_max_bulk_len;
+        int64_t info_keyspace_interval; /* seconds between INFO keyspace counts */
     } redis;
     struct {
         bs_config_strv endpoints; /* empty: standalone with an embedded PD */

@@ -109,6 +109,8 @@ static const bs_config_item items[] = {
     /* Redis requires at least 1mb. */
     SIZE("redis.proto-max-bulk-len", redis.proto_max_bulk_len, "\"512MiB\"", MIB_, INT64_MAX,
          "largest bulk string a client may send"),
+    INT("redis.info-keyspace-interval", redis.info_keyspace_interval, "5", 0, 86400, NULL,
+        "seconds between the key counts INFO keyspace reports; 0 counts at every INFO"),
 
     /* ---- [pd] and [pd-server] ---- */
     STRS("pd.endpoints", pd.endpoints, "[]",

@@ -7,13 +7,17 @@
  * resp_args_* / resp_reply_* of resp_int.h. Multi-key commands Redis makes atomic (DEL of
  * several keys, EXISTS, RENAME, COPY) are one client_multi when their keys share a Region
  * (atomic there, under the keys' latches) and a transaction of their own otherwise
- * (resp_exec_single), so they are atomic wherever the keys live. EXPIRE and PERSIST depend
- * on the current TTL, so they are client_rmw, run on the key's leader under its latch. */
+ * (resp_exec_single), so they are atomic wherever the keys live. COPY to another database
+ * writes another keyspace, so it is always a transaction (ktxn_job below), as is
+ * EXPIRETIME, whose absolute answer only a transactional read reports. EXPIRE and PERSIST
+ * depend on the current TTL, so they are client_rmw, run on the key's leader under its
+ * latch. */
 #include <limits.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "resp/conn_int.h" /* the server's settings (databases) */
+#include "resp/exec_int.h" /* COPY DB n and EXPIRETIME run as transactions */
 #include "resp/resp_int.h"
 
 /* True when the client call succeeded; otherwise replies its error and finishes req. */
@@ -226,8 +230,9 @@ static void cmd_persist(resp_req *req)
 /* ---- TTL family ------------------------------------------------------------------------- */
 
 /* -2 for a missing key, -1 for one without TTL, else the TTL or the absolute expiry time,
- * seconds rounded to the nearest as Redis does. The store reports the remaining ms, so
- * the absolute time is now + remaining: exact to the millisecond the read took. */
+ * seconds rounded to the nearest as Redis does. From the remaining ms the absolute time is
+ * now + remaining, exact to the millisecond the read took: what EXPIRETIME inside MULTI
+ * answers (exec_cmds.c); run alone it reads the stored expiry (x_expiretime). */
 void resp_reply_ttl(resp_out *o, resp_ttl_kind kind, bool found, uint64_t ttl_ms)
 {
     if (!found) {
@@ -283,15 +288,6 @@ static void cmd_pttl(resp_req *req)
     ttl_generic(req, RESP_TTL_MS);
 }
 
-static void cmd_expiretime(resp_req *req)
-{
-    ttl_generic(req, RESP_EXPIRETIME_S);
-}
-
-static void cmd_pexpiretime(resp_req *req)
-{
-    ttl_generic(req, RESP_EXPIRETIME_MS);
-}
 
 /* ---- RENAME, RENAMENX, COPY ------------------------------------------------------------------ */
 
@@ -391,12 +387,12 @@ static void done_copy(void *arg, client_result *res)
     resp_req_finish(req);
 }
 
-/* COPY source destination [DB destination-db] [REPLACE]. A copy into another database
- * would write another keyspace; one transaction could cover it, but Redis Cluster refuses
- * it and so does Basalt, keeping COPY within the connection's database. */
-bool resp_args_copy(resp_req *req, long long databases, bool *replace)
+/* COPY source destination [DB destination-db] [REPLACE], checked in Redis 7's order
+ * (copyCommand): each option as it comes, then source == destination within one database.
+ * *dbid: the destination database. */
+bool resp_args_copy(resp_req *req, long long databases, bool *replace, uint32_t *dbid)
 {
-    long long dbid = req->db;
+    long long db = req->db;
     *replace = false;
     for (size_t j = 3; j < req->argc; j++) {
         bs_slice a = resp_req_arg(req, j);
@@ -404,16 +400,16 @@ bool resp_args_copy(resp_req *req, long long databases, bool *replace)
             *replace = true;
         } else if (resp_arg_is(a, "db") && j + 1 < req->argc) {
             /* Redis's getIntFromObjectOrReply: two texts, not an integer / not an int. */
-            if (!resp_parse_ll(resp_req_arg(req, j + 1), &dbid)) {
+            if (!resp_parse_ll(resp_req_arg(req, j + 1), &db)) {
                 resp_reply_error_str(&req->o, RESP_ERR_NOT_INTEGER);
                 return false;
             }
-            if (dbid < INT_MIN || dbid > INT_MAX) {
+            if (db < INT_MIN || db > INT_MAX) {
                 resp_reply_error_str(&req->o, "value is out of range, value must between "
                                               "-2147483648 and 2147483647");
                 return false;
             }
-            if (dbid < 0 || dbid >= databases) {
+            if (db < 0 || db >= databases) {
                 resp_reply_error_str(&req->o, "DB index is out of range");
                 return false;
             }
@@ -423,23 +419,110 @@ bool resp_args_copy(resp_req *req, long long databases, bool *replace)
             return false;
         }
     }
-    if (dbid != (long long)req->db) {
-        resp_reply_error_str(&req->o, "Copying to another database is not supported");
-        return false;
-    }
-    if (bs_slice_eq(resp_req_arg(req, 1), resp_req_arg(req, 2))) {
+    if (db == (long long)req->db && bs_slice_eq(resp_req_arg(req, 1), resp_req_arg(req, 2))) {
         resp_reply_error_str(&req->o, "source and destination objects are the same");
         return false;
     }
+    *dbid = (uint32_t)db;
     return true;
+}
+
+
+/* ---- commands run as a transaction of their own (COPY DB n, EXPIRETIME) ----------------
+ *
+ * Some commands need what only the transaction API gives: writes to two keyspaces that
+ * commit atomically (COPY to another database), or a key's absolute expiry (client_get_ttl
+ * reports only the time left, client_txn_get the expiry itself). They run as one command
+ * through the transaction engine (exec.c), with a form of their own below: serializable
+ * (the source read joins the commit as a Lock), re-run on a write conflict after the
+ * engine's random wait (armed on the connection's loop, as EXEC's), atomic across
+ * keyspaces and Regions. */
+typedef struct ktxn_job {
+    resp_exec x;
+    resp_xcmd c;          /* the command; argv borrowed from req */
+    resp_xspec spec;
+    resp_req *req;
+    resp_ttl_kind kind;   /* EXPIRETIME, PEXPIRETIME */
+    uint32_t delay_ms;
+} ktxn_job;
+
+static void ktxn_done(resp_exec *x)
+{
+    ktxn_job *j = x->owner;
+    resp_req *req = j->req;
+    if (x->outcome == RESP_X_OK)
+        resp_reply_raw(&req->o, j->c.req.out.ptr, j->c.req.out.len);
+    else
+        resp_reply_error_str(&req->o, x->outcome == RESP_X_ERR ? x->msg : "transaction aborted");
+    resp_xcmd_deinit(&j->c);
+    bs_free(j);
+    resp_req_finish(req);
+}
+
+static void ktxn_delay_fired(void *arg, bool fired)
+{
+    ktxn_job *j = arg;
+    resp_exec_resume(&j->x, fired);
+}
+
+static void ktxn_delay_arm(void *arg, bool alive)
+{
+    ktxn_job *j = arg;
+    if (!alive) {
+        resp_exec_resume(&j->x, false);
+        return;
+    }
+    resp_after(j->req->srv, j->delay_ms, ktxn_delay_fired, j);
+}
+
+static void ktxn_delay(resp_exec *x, uint32_t ms)
+{
+    ktxn_job *j = x->owner;
+    j->delay_ms = ms;
+    resp_req_on_loop(j->req, ktxn_delay_arm, j);
+}
+
+static ktxn_job *ktxn_new(resp_req *req, resp_xcmd_fn run)
+{
+    ktxn_job *j = bs_calloc(1, sizeof(*j));
+    j->req = req;
+    resp_xcmd_init(&j->c, req->argc, req->argv, req->db, req->proto);
+    j->spec.name = "";
+    j->spec.run = run;
+    j->c.kind = XC_TXN;
+    j->c.spec = &j->spec;
+    return j;
+}
+
+static void ktxn_start(ktxn_job *j)
+{
+    client *cl = j->req->client;
+    j->x.client = cl;
+    j->x.txns = cl ? client_txns_of(cl) : NULL; /* NULL: the engine fails the run */
+    j->x.cmds = &j->c;
+    j->x.n = 1;
+    j->x.done = ktxn_done;
+    j->x.delay = ktxn_delay;
+    j->x.owner = j;
+    resp_exec_start(&j->x);
 }
 
 static void cmd_copy(resp_req *req)
 {
     bool replace;
+    uint32_t dst_db;
     long long databases = req->srv->set.databases; /* read on the loop thread */
-    if (!resp_args_copy(req, databases, &replace)) {
+    if (!resp_args_copy(req, databases, &replace, &dst_db)) {
         resp_req_finish(req);
+        return;
+    }
+    if (dst_db != req->db) {
+        /* Two keyspaces: one transaction, COPY's form inside MULTI (exec_cmds.c). */
+        ktxn_job *j = ktxn_new(req, resp_x_copy);
+        j->c.flag = replace;
+        j->c.src_db = req->db;
+        j->c.dst_db = dst_db;
+        ktxn_start(j);
         return;
     }
     pair_ctx *ctx = bs_malloc(sizeof(*ctx));
@@ -454,6 +537,43 @@ static void cmd_copy(resp_req *req)
                           .n = 2,
                           .flags = replace ? CLIENT_MULTI_REPLACE : 0};
     client_multi(req->client, &m, done_copy, ctx);
+}
+
+/* EXPIRETIME/PEXPIRETIME key: the absolute expiry as stored, which a transactional read
+ * reports (client_get_ttl gives only the time left, and now + left can be off by the
+ * milliseconds between the store's clock read and ours). -2 missing, -1 no TTL; seconds
+ * rounded to the nearest, as Redis's ttlGenericCommand. Reads only: nothing to commit. */
+static resp_xstep x_expiretime(resp_exec *x, resp_xcmd *c)
+{
+    ktxn_job *j = x->owner;
+    if (c->stage == 0)
+        return resp_x_get(x, c, resp_req_arg(&c->req, 1));
+    if (x->res.code != BS_OK) {
+        resp_reply_int(&c->req.o, -2);
+    } else if (x->res.expire_ms == 0) {
+        resp_reply_int(&c->req.o, -1);
+    } else {
+        uint64_t at = x->res.expire_ms > (uint64_t)LLONG_MAX ? (uint64_t)LLONG_MAX
+                                                             : x->res.expire_ms;
+        /* (at + 500) / 1000 without overflow at LLONG_MAX (PEXPIREAT allows it) */
+        uint64_t secs = at / 1000 + (at % 1000 >= 500 ? 1 : 0);
+        resp_reply_int(&c->req.o, (long long)(j->kind == RESP_EXPIRETIME_MS ? at : secs));
+    }
+    return XSTEP_DONE;
+}
+
+static void cmd_expiretime(resp_req *req)
+{
+    ktxn_job *j = ktxn_new(req, x_expiretime);
+    j->kind = RESP_EXPIRETIME_S;
+    ktxn_start(j);
+}
+
+static void cmd_pexpiretime(resp_req *req)
+{
+    ktxn_job *j = ktxn_new(req, x_expiretime);
+    j->kind = RESP_EXPIRETIME_MS;
+    ktxn_start(j);
 }
 
 /* ---- DBSIZE, FLUSHDB, FLUSHALL ------------------------------------------------------------ */
@@ -640,7 +760,11 @@ const resp_command resp_cmds_keys[] = {
     {"rename", 3, W, 1, 2, 1, "generic", "Rename a key", "1.0.0", cmd_rename, NULL},
     {"renamenx", 3, W | F, 1, 2, 1, "generic", "Rename a key, only if the new key does not exist",
      "1.0.0", cmd_renamenx, NULL},
-    {"copy", -3, W | D, 1, 2, 1, "generic", "Copy a key", "6.2.0", cmd_copy, NULL},
+    /* A barrier: COPY ... DB n writes a key of another database, which the connection's
+     * ordering (conn.c hashes keys with the connection's database) cannot see, so a
+     * pipelined SELECT n; GET dst must wait for the copy as a whole. */
+    {"copy", -3, W | D | RESP_CMD_BARRIER, 1, 2, 1, "generic", "Copy a key", "6.2.0", cmd_copy,
+     NULL},
     {"dbsize", 1, R | F, 0, 0, 0, "server", "Return the number of keys in the selected database",
      "1.0.0", cmd_dbsize, NULL},
     {"flushdb", -1, W, 0, 0, 0, "server", "Remove all keys from the current database", "1.0.0",

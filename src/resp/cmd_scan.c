@@ -13,6 +13,7 @@
  * recursion: a large database must not grow the stack one frame per page. */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,13 +387,178 @@ void resp_cmd_keys(resp_req *req)
 /* ---- RANDOMKEY ------------------------------------------------------------------------ */
 
 /* Redis picks a random bucket; Basalt has no buckets, and counting the keys to pick the
- * n-th would read them all. Instead: read the first RESP_RANDOMKEY_PAGE keys; when that is
- * all
- * there is, pick one of them uniformly. Otherwise read the last key, draw a random key
- * between the first and the last (a random byte where they first differ, then random
- * bytes), and pick at random among the RESP_RANDOMKEY_PAGE keys from there. Every key can come
- * up, though not with equal odds in a large database: keys after a sparse part of the key
- * space are likelier. */
+ * n-th would read them all. So each database keeps a table of fences: the first key of
+ * every segment of RK_STRIDE consecutive keys (strides double past RK_FENCES_MAX
+ * segments), from a walk of the keyspace that RANDOMKEY itself advances by one page of
+ * RK_BUILD_PAGE keys per call, and starts again at most every RK_REBUILD_MS once done.
+ * With a complete table, a call draws a uniform rank below the walk's key count, takes
+ * its segment (between two fences), reads it (at most RK_SEG_READ keys) and picks one of
+ * its keys uniformly. Every key is then equally likely while the keyspace is as the last
+ * walk saw it; keys written since skew the odds only within their segment (a segment that
+ * grew past RK_SEG_READ keys hides its tail until the next walk), and a segment emptied
+ * since falls back to the method below. A call costs at most one segment read plus one
+ * walk page, whatever the database's size.
+ *
+ * Without a table (the first calls on a database, or past RK_DBS_MAX databases), and in
+ * huge databases within a segment (strides above RK_SEG_READ): read the first
+ * RESP_RANDOMKEY_PAGE keys; when that is all there is, pick one of them uniformly.
+ * Otherwise read the last key, draw a random key between the first and the last (a random
+ * byte where they first differ, then random bytes), and pick at random among the
+ * RESP_RANDOMKEY_PAGE keys from there. Every key can come up, though not with equal
+ * odds: keys after a sparse part of the byte space are likelier. */
+
+#define RK_STRIDE 64         /* keys per segment a walk starts with */
+#define RK_FENCES_MAX 4096   /* segments per table (past it the stride doubles) */
+#define RK_FENCE_BYTES 256   /* a fence keeps at most this prefix of its key */
+#define RK_BUILD_PAGE 256    /* keys a call reads to advance the walk */
+#define RK_SEG_READ 512      /* keys a call reads of its segment */
+#define RK_REBUILD_MS 1000   /* a database's walk restarts at most this often */
+#define RK_DBS_MAX 64        /* databases with a table (per process) */
+
+typedef struct rk_table {
+    bs_buf *f;       /* fences, ascending; f[0] is the empty key (the keyspace's start) */
+    size_t n, cap;
+    uint64_t stride; /* keys per segment (the last segment may have fewer) */
+    uint64_t total;  /* keys the walk saw */
+} rk_table;
+
+typedef struct rk_db {
+    struct rk_db *next;
+    const client *cl;
+    uint32_t db;
+    rk_table cur;         /* the last complete walk's (n == 0: none yet) */
+    rk_table build;       /* the walk in progress */
+    bs_buf resume;        /* where the walk reads next (inclusive) */
+    bool walking;         /* a walk is in progress */
+    bool reading;         /* a page of it is in flight */
+    int64_t walk_done_ms; /* when the last walk completed */
+} rk_db;
+
+/* Tables live as long as the process (at most RK_DBS_MAX of them, each at most
+ * RK_FENCES_MAX * RK_FENCE_BYTES bytes of fences). */
+static pthread_mutex_t rk_mu = PTHREAD_MUTEX_INITIALIZER;
+static rk_db *rk_dbs;
+static size_t rk_ndbs;
+
+static void rk_table_free(rk_table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        bs_buf_free(&t->f[i]);
+    bs_free(t->f);
+    memset(t, 0, sizeof(*t));
+}
+
+static void rk_table_add(rk_table *t, bs_slice key)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 16;
+        t->f = bs_realloc(t->f, t->cap * sizeof(bs_buf));
+    }
+    bs_buf_init(&t->f[t->n]);
+    /* A prefix sorts at or before its key: the segment starts a little early, no more. */
+    bs_buf_set(&t->f[t->n], key.ptr, key.len < RK_FENCE_BYTES ? key.len : RK_FENCE_BYTES);
+    t->n++;
+}
+
+/* The table of (cl, db), created when there is room (rk_mu held); NULL otherwise. */
+static rk_db *rk_db_of(const client *cl, uint32_t db)
+{
+    for (rk_db *d = rk_dbs; d; d = d->next)
+        if (d->cl == cl && d->db == db)
+            return d;
+    if (rk_ndbs >= RK_DBS_MAX)
+        return NULL;
+    rk_db *d = bs_calloc(1, sizeof(*d));
+    d->cl = cl;
+    d->db = db;
+    bs_buf_init(&d->resume);
+    d->next = rk_dbs;
+    rk_dbs = d;
+    rk_ndbs++;
+    return d;
+}
+
+typedef struct rk_walk {
+    rk_db *d;
+} rk_walk;
+
+/* One page of the walk: every stride-th key becomes a fence; a short page ends the walk. */
+static void rk_walk_done(void *arg, client_result *res)
+{
+    rk_walk *w = arg;
+    rk_db *d = w->d;
+    bs_free(w);
+    pthread_mutex_lock(&rk_mu);
+    d->reading = false;
+    if (res->code != BS_OK) { /* start over later */
+        d->walking = false;
+        rk_table_free(&d->build);
+        d->walk_done_ms = bs_clock_mono_ms();
+        pthread_mutex_unlock(&rk_mu);
+        return;
+    }
+    rk_table *b = &d->build;
+    txn_pairs *p = &res->pairs;
+    for (size_t i = 0; i < p->n; i++) {
+        uint64_t pos = b->total + i;
+        if (pos % b->stride != 0)
+            continue;
+        if (b->n == RK_FENCES_MAX) { /* keep every other fence: segments twice as long */
+            size_t k = 0;
+            for (size_t j = 0; j < b->n; j++) {
+                if (j % 2 == 0)
+                    b->f[k++] = b->f[j];
+                else
+                    bs_buf_free(&b->f[j]);
+            }
+            b->n = k;
+            b->stride *= 2;
+            if (pos % b->stride != 0)
+                continue;
+        }
+        if (pos == 0)
+            rk_table_add(b, BS_SLICE_NULL); /* the first segment starts at the beginning */
+        else
+            rk_table_add(b, bs_buf_slice(&p->v[i].key));
+    }
+    b->total += p->n;
+    if (p->n < RK_BUILD_PAGE) {
+        rk_table_free(&d->cur);
+        d->cur = *b;
+        memset(b, 0, sizeof(*b));
+        d->walking = false;
+        d->walk_done_ms = bs_clock_mono_ms();
+    } else {
+        bs_slice last = bs_buf_slice(&p->v[p->n - 1].key);
+        bs_buf_set(&d->resume, last.ptr, last.len);
+        bs_buf_append_byte(&d->resume, 0);
+    }
+    pthread_mutex_unlock(&rk_mu);
+}
+
+/* Advances d's walk by one page if none is in flight (rk_mu held); the scan is issued
+ * after the lock is dropped, through *scan (false: nothing to issue). */
+static bool rk_walk_step(rk_db *d, int64_t now, client_scan_req *scan)
+{
+    if (d->reading)
+        return false;
+    if (!d->walking) {
+        if (d->cur.n > 0 && now - d->walk_done_ms < RK_REBUILD_MS)
+            return false;
+        rk_table_free(&d->build);
+        d->build.stride = RK_STRIDE;
+        bs_buf_reset(&d->resume);
+        d->walking = true;
+    }
+    d->reading = true;
+    /* resume is stable while reading: only the page's callback changes it */
+    memset(scan, 0, sizeof(*scan));
+    scan->keyspace = d->db;
+    scan->start = bs_buf_slice(&d->resume);
+    scan->limit = RK_BUILD_PAGE;
+    scan->key_only = true;
+    return true;
+}
 
 static _Atomic uint64_t rand_counter;
 
@@ -431,10 +597,20 @@ size_t resp_randomkey_pick(size_t n)
 
 typedef struct rk_ctx {
     resp_req *req;
-    int step; /* 0: reading the first page, 1: the last key, 2: the page at the pivot */
+    /* 0: the first page, 1: the last key, 2: the page at the pivot (the byte-space method);
+     * 3: a segment of the fence table */
+    int step;
     bs_buf first, last;
     key_range range;
 } rk_ctx;
+
+static void rk_ctx_free(rk_ctx *c)
+{
+    bs_buf_free(&c->first);
+    bs_buf_free(&c->last);
+    key_range_free(&c->range);
+    bs_free(c);
+}
 
 static void rk_finish(rk_ctx *c, bs_slice key, bool found)
 {
@@ -443,10 +619,7 @@ static void rk_finish(rk_ctx *c, bs_slice key, bool found)
         resp_reply_bulk_slice(&req->o, key);
     else
         resp_reply_null_bulk(&req->o);
-    bs_buf_free(&c->first);
-    bs_buf_free(&c->last);
-    key_range_free(&c->range);
-    bs_free(c);
+    rk_ctx_free(c);
     resp_req_finish(req);
 }
 
@@ -459,19 +632,33 @@ static void rk_scan(rk_ctx *c, bool reverse, uint32_t limit)
     client_scan(c->req->client, &s, rk_done, c);
 }
 
+/* The byte-space method from its first step (see above). */
+static void rk_bytespace(rk_ctx *c)
+{
+    c->step = 0;
+    bs_buf_reset(&c->range.start);
+    bs_buf_reset(&c->range.end);
+    c->range.has_end = false;
+    rk_scan(c, false, RESP_RANDOMKEY_PAGE);
+}
+
 static void rk_done(void *arg, client_result *res)
 {
     rk_ctx *c = arg;
     if (res->code != BS_OK) {
         resp_req *req = c->req;
-        bs_buf_free(&c->first);
-        bs_buf_free(&c->last);
-        key_range_free(&c->range);
-        bs_free(c);
+        rk_ctx_free(c);
         resp_reply_client_error(req, res);
         return;
     }
     txn_pairs *p = &res->pairs;
+    if (c->step == 3) {
+        if (p->n == 0) /* the segment emptied since the walk */
+            rk_bytespace(c);
+        else
+            rk_finish(c, bs_buf_slice(&p->v[resp_randomkey_pick(p->n)].key), true);
+        return;
+    }
     if (c->step == 0) {
         if (p->n < RESP_RANDOMKEY_PAGE) { /* the whole database is in hand */
             if (p->n == 0)
@@ -506,9 +693,60 @@ static void rk_done(void *arg, client_result *res)
         rk_finish(c, bs_buf_slice(&p->v[resp_randomkey_pick(p->n)].key), true);
 }
 
+/* Chooses the segment of a uniform rank in d's table into c->range (rk_mu held). Returns
+ * the keys to read of it, or 0 when there is no table. Huge strides read a page at a
+ * random pivot inside the segment (its last segment: from its fence) instead. */
+static uint32_t rk_segment(const rk_db *d, rk_ctx *c)
+{
+    const rk_table *t = &d->cur;
+    if (t->n == 0 || t->total == 0)
+        return 0;
+    uint64_t rank = rand_next() % t->total;
+    size_t i = (size_t)(rank / t->stride);
+    if (i >= t->n)
+        i = t->n - 1;
+    bs_buf_set(&c->range.start, t->f[i].ptr, t->f[i].len);
+    c->range.has_end = i + 1 < t->n;
+    if (c->range.has_end)
+        bs_buf_set(&c->range.end, t->f[i + 1].ptr, t->f[i + 1].len);
+    if (t->stride * 2 <= RK_SEG_READ)
+        return (uint32_t)(t->stride * 2); /* room for the segment to have grown */
+    if (t->stride <= RK_SEG_READ)
+        return RK_SEG_READ;
+    bs_buf pivot = BS_BUF_INIT;
+    if (c->range.has_end &&
+        resp_randomkey_pivot(bs_buf_slice(&c->range.start), bs_buf_slice(&c->range.end), &pivot)) {
+        bs_buf_free(&c->range.start);
+        c->range.start = pivot;
+    } else {
+        bs_buf_free(&pivot);
+    }
+    return RESP_RANDOMKEY_PAGE;
+}
+
 void resp_cmd_randomkey(resp_req *req)
 {
     rk_ctx *c = bs_calloc(1, sizeof(*c));
     c->req = req;
-    rk_scan(c, false, RESP_RANDOMKEY_PAGE);
+    client_scan_req walk;
+    bool walk_page = false;
+    uint32_t seg = 0;
+    pthread_mutex_lock(&rk_mu);
+    rk_db *d = rk_db_of(req->client, req->db);
+    if (d) {
+        seg = rk_segment(d, c);
+        walk_page = rk_walk_step(d, bs_clock_mono_ms(), &walk);
+    }
+    pthread_mutex_unlock(&rk_mu);
+    if (walk_page) {
+        rk_walk *w = bs_malloc(sizeof(*w));
+        w->d = d;
+        client_scan(req->client, &walk, rk_walk_done, w);
+    }
+    if (seg == 0) {
+        rk_bytespace(c);
+        return;
+    }
+    c->step = 3;
+    rk_scan(c, false, seg);
 }

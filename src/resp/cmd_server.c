@@ -15,11 +15,13 @@
  * CONFIG SET is atomic as in Redis 7: every pair is validated before any is applied.
  *
  * INFO builds Redis's sections with CRLF line ends, plus a "basalt" section (store, Regions,
- * leaders, Raft and storage figures). The keyspace section needs a live-key count per
- * database from the store (client_count), gathered asynchronously; databases without keys
- * are left out as in Redis, at most INFO_MAX_DBS are counted, and expires/avg_ttl are 0
- * because the store does not count keys with a TTL separately. Figures Redis has and Basalt
- * does not track (keyspace_hits, expired_keys...) are reported as 0. */
+ * leaders, Raft and storage figures). The keyspace section reports live-key counts per
+ * database from the store (client_count, O(keys)), taken at most every
+ * info-keyspace-interval seconds and kept between INFOs (info_keyspace says exactly what
+ * is reported); databases without keys are left out as in Redis, at most INFO_MAX_DBS are
+ * counted, and expires/avg_ttl are 0 because the store does not count keys with a TTL
+ * separately. Figures Redis has and Basalt does not track (keyspace_hits, expired_keys...)
+ * are reported as 0. */
 #include <errno.h>
 #include <event2/event.h>
 #include <limits.h>
@@ -34,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/assert.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "resp/conn_int.h"
 
@@ -73,6 +76,9 @@ typedef struct resp_tunables {
     long long v[TUN__COUNT];
 } resp_tunables;
 
+static void keyspace_cache_init(resp_settings *set);
+static void keyspace_cache_release(resp_settings *set);
+
 void resp_settings_init(resp_server *s)
 {
     resp_settings *set = &s->set;
@@ -83,6 +89,7 @@ void resp_settings_init(resp_server *s)
     set->timeout = cfg->redis.timeout;
     set->tcp_keepalive = cfg->redis.tcp_keepalive;
     set->proto_max_bulk_len = (long long)cfg->redis.proto_max_bulk_len;
+    set->info_keyspace_interval = cfg->redis.info_keyspace_interval;
     set->client_query_buffer_limit = 1024LL * 1024 * 1024;
     static const long long obuf_defaults[3][3] = {
         {0, 0, 0}, {256LL << 20, 64LL << 20, 60}, {32LL << 20, 8LL << 20, 60}};
@@ -91,6 +98,7 @@ void resp_settings_init(resp_server *s)
     resp_tunables *t = bs_calloc(1, sizeof *t);
     memcpy(t->v, tun_defaults, sizeof t->v);
     set->tunables = t;
+    keyspace_cache_init(set);
 }
 
 void resp_settings_free(resp_settings *set)
@@ -99,6 +107,7 @@ void resp_settings_free(resp_settings *set)
     bs_free(set->tunables);
     set->requirepass = NULL;
     set->tunables = NULL;
+    keyspace_cache_release(set);
 }
 
 /* ---- CONFIG parameters ---------------------------------------------------------------- */
@@ -142,6 +151,9 @@ static const param params[] = {
     {"client-query-buffer-limit", K_MEM, 1024 * 1024, LL_MAX, SET_OFF(client_query_buffer_limit),
      NULL, NULL, NULL, NULL},
     {"client-output-buffer-limit", K_OBUF, 0, 0, 0, NULL, NULL, NULL, NULL},
+    /* Basalt's own: how often INFO keyspace counts (see info_keyspace). */
+    {"info-keyspace-interval", K_INT, 0, 86400, SET_OFF(info_keyspace_interval), NULL, NULL,
+     "redis.info-keyspace-interval", NULL},
     {"bind", K_RO, 0, 0, 0, "bind", NULL, NULL, NULL},
     {"port", K_RO, 0, 0, 0, "port", NULL, NULL, NULL},
     {"dir", K_RO, 0, 0, 0, "dir", NULL, NULL, NULL},
@@ -927,48 +939,209 @@ static void info_basalt(resp_server *s, bs_buf *out)
              (unsigned long long)vfs.f_bavail * vfs.f_frsize);
 }
 
-/* The state of one INFO whose keyspace counts are in flight. */
+/* ---- INFO keyspace ---------------------------------------------------------------------
+ *
+ * A database's key count is client_count, which reads every live key of the keyspace:
+ * O(keys). Monitoring tools call INFO every few seconds, so INFO does not count on every
+ * call. It keeps the last completed count of every database (one "count" = client_count
+ * of databases 0..min(databases, INFO_MAX_DBS)-1, issued together) and, with N =
+ * info-keyspace-interval seconds ([redis] in the config file, CONFIG SET; default 5):
+ *   - a new count starts when an INFO finds the last one begun more than N seconds ago and
+ *     none is running, so there is at most one count per N seconds, and none at all while
+ *     nobody asks;
+ *   - INFO answers at once from the last completed count when it began at most 2N seconds
+ *     ago (so a poller every P < 2N seconds never waits), and otherwise (the first INFO,
+ *     or after a quiet spell) waits for the running count;
+ *   - N = 0: every INFO starts its own count and waits for it, exact as of the INFO.
+ * So what INFO keyspace reports is each database's live keys as counted by a count begun
+ * at most 2N seconds before the INFO (later if a count takes longer than that). DBSIZE
+ * always counts. Counts started later replace earlier ones, whichever completes first. */
+typedef struct ks_count ks_count;
+
+struct resp_keyspace_cache {
+    pthread_mutex_t mu;
+    int refs;             /* guarded by mu: the server's settings + each count in flight */
+    bool have;            /* a count completed */
+    uint64_t seq;         /* the held count's number (later counts replace earlier ones) */
+    int64_t started_ms;   /* monotonic ms when the held count began */
+    size_t ndb;
+    uint64_t counts[INFO_MAX_DBS]; /* UINT64_MAX: that database's count failed */
+    uint64_t next_seq;
+    ks_count *shared;     /* the count INFOs share, while it runs */
+};
+
+/* The state of one INFO waiting for its keyspace section. */
 typedef struct info_ctx {
     resp_req *req;
     bs_buf text;  /* sections before keyspace */
     bs_buf after; /* sections after keyspace */
     bool keyspace_first;
-    size_t ndb;
-    uint64_t *counts; /* UINT64_MAX: failed or none */
-    int pending;      /* atomic */
+    struct info_ctx *next; /* waiters of one count */
 } info_ctx;
 
-static void info_finish(info_ctx *x)
+/* One count of every database, in flight. */
+struct ks_count {
+    struct resp_keyspace_cache *cache;
+    uint64_t seq;
+    int64_t started_ms;
+    size_t ndb;
+    uint64_t counts[INFO_MAX_DBS];
+    int pending;       /* atomic: databases not counted yet, + 1 while issuing */
+    info_ctx *waiters; /* guarded by cache->mu */
+};
+
+typedef struct ks_db {
+    ks_count *k;
+    size_t db;
+} ks_db;
+
+static void keyspace_cache_init(resp_settings *set)
+{
+    struct resp_keyspace_cache *c = bs_calloc(1, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    c->refs = 1;
+    c->next_seq = 1;
+    set->keyspace_cache = c;
+}
+
+/* Drops one reference (mu held); frees the cache with the last one. */
+static void keyspace_cache_unref_locked(struct resp_keyspace_cache *c)
+{
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (last) {
+        pthread_mutex_destroy(&c->mu);
+        bs_free(c);
+    }
+}
+
+/* The settings' reference: counts in flight keep the cache until they complete. */
+static void keyspace_cache_release(resp_settings *set)
+{
+    if (!set->keyspace_cache)
+        return;
+    pthread_mutex_lock(&set->keyspace_cache->mu);
+    keyspace_cache_unref_locked(set->keyspace_cache);
+    set->keyspace_cache = NULL;
+}
+
+/* Answers one INFO with its keyspace section from counts[0..ndb), and frees x. */
+static void info_finish(info_ctx *x, const uint64_t *counts, size_t ndb)
 {
     bs_buf *t = &x->text;
     if (!x->keyspace_first)
         bs_buf_append(t, "\r\n", 2);
     bs_buf_append(t, "# Keyspace\r\n", 12);
-    for (size_t i = 0; i < x->ndb; i++)
-        if (x->counts[i] != UINT64_MAX && x->counts[i] > 0)
-            addf(t, "db%zu:keys=%llu,expires=0,avg_ttl=0\r\n", i, (unsigned long long)x->counts[i]);
+    for (size_t i = 0; i < ndb; i++)
+        if (counts[i] != UINT64_MAX && counts[i] > 0)
+            addf(t, "db%zu:keys=%llu,expires=0,avg_ttl=0\r\n", i, (unsigned long long)counts[i]);
     bs_buf_append(t, x->after.ptr, x->after.len);
     resp_reply_verbatim(&x->req->o, "txt", t->ptr, t->len);
     resp_req_finish(x->req);
     bs_buf_free(&x->text);
     bs_buf_free(&x->after);
-    bs_free(x->counts);
     bs_free(x);
 }
 
-typedef struct info_db {
-    info_ctx *x;
-    size_t db;
-} info_db;
-
-static void info_count_done(void *arg, client_result *res)
+/* A new count (mu held): takes a reference on the cache. */
+static ks_count *ks_count_new(struct resp_keyspace_cache *c, size_t ndb, int64_t now)
 {
-    info_db *d = arg;
-    info_ctx *x = d->x;
-    x->counts[d->db] = res->code == BS_OK ? res->count : UINT64_MAX;
+    ks_count *k = bs_calloc(1, sizeof *k);
+    k->cache = c;
+    k->seq = c->next_seq++;
+    k->started_ms = now;
+    k->ndb = ndb;
+    k->pending = (int)ndb + 1;
+    c->refs++;
+    return k;
+}
+
+static void ks_count_done(ks_count *k)
+{
+    struct resp_keyspace_cache *c = k->cache;
+    pthread_mutex_lock(&c->mu);
+    if (!c->have || k->seq > c->seq) {
+        c->have = true;
+        c->seq = k->seq;
+        c->started_ms = k->started_ms;
+        c->ndb = k->ndb;
+        memcpy(c->counts, k->counts, k->ndb * sizeof k->counts[0]);
+    }
+    if (c->shared == k)
+        c->shared = NULL;
+    info_ctx *w = k->waiters;
+    k->waiters = NULL;
+    keyspace_cache_unref_locked(c); /* unlocks */
+    while (w) {
+        info_ctx *next = w->next;
+        info_finish(w, k->counts, k->ndb);
+        w = next;
+    }
+    bs_free(k);
+}
+
+static void ks_count_db_done(void *arg, client_result *res)
+{
+    ks_db *d = arg;
+    ks_count *k = d->k;
+    k->counts[d->db] = res->code == BS_OK ? res->count : UINT64_MAX;
     bs_free(d);
-    if (__atomic_sub_fetch(&x->pending, 1, __ATOMIC_ACQ_REL) == 0)
-        info_finish(x);
+    if (__atomic_sub_fetch(&k->pending, 1, __ATOMIC_ACQ_REL) == 0)
+        ks_count_done(k);
+}
+
+/* Issues k's counts; k may be done and freed before this returns. */
+static void ks_count_run(ks_count *k, client *cl)
+{
+    size_t ndb = k->ndb;
+    for (size_t i = 0; i < ndb; i++) {
+        ks_db *d = bs_malloc(sizeof *d);
+        d->k = k;
+        d->db = i;
+        client_count(cl, (uint32_t)i, ks_count_db_done, d);
+    }
+    if (__atomic_sub_fetch(&k->pending, 1, __ATOMIC_ACQ_REL) == 0)
+        ks_count_done(k);
+}
+
+/* The keyspace section of INFO x (see above): answered now, or when a count completes. */
+static void info_keyspace(resp_server *s, info_ctx *x)
+{
+    struct resp_keyspace_cache *c = s->set.keyspace_cache;
+    size_t ndb = x->req->client
+                     ? (size_t)(s->set.databases < INFO_MAX_DBS ? s->set.databases : INFO_MAX_DBS)
+                     : 0;
+    int64_t n_ms = s->set.info_keyspace_interval * 1000;
+    int64_t now = bs_clock_mono_ms();
+    ks_count *start = NULL;
+    bool answer_now = false;
+    uint64_t snap[INFO_MAX_DBS];
+    size_t snap_n = 0;
+    pthread_mutex_lock(&c->mu);
+    if (n_ms == 0) {
+        start = ks_count_new(c, ndb, now);
+        start->waiters = x;
+    } else {
+        int64_t age = c->have ? now - c->started_ms : INT64_MAX;
+        if (age > n_ms && !c->shared) {
+            start = ks_count_new(c, ndb, now);
+            c->shared = start;
+        }
+        if (age <= 2 * n_ms) {
+            answer_now = true;
+            snap_n = c->ndb;
+            memcpy(snap, c->counts, snap_n * sizeof snap[0]);
+        } else {
+            x->next = c->shared->waiters;
+            c->shared->waiters = x;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    /* x belongs to the count now unless answered here */
+    if (answer_now)
+        info_finish(x, snap, snap_n);
+    if (start)
+        ks_count_run(start, s->client);
 }
 
 static void info_cmd(resp_req *req)
@@ -1050,23 +1223,12 @@ static void info_cmd(resp_req *req)
     if (!want[SEC_KEYSPACE]) {
         resp_reply_verbatim(&req->o, "txt", x->text.ptr, x->text.len);
         bs_buf_free(&x->text);
+        bs_buf_free(&x->after);
         bs_free(x);
         resp_req_finish(req);
         return;
     }
-    x->ndb = req->client
-                 ? (size_t)(s->set.databases < INFO_MAX_DBS ? s->set.databases : INFO_MAX_DBS)
-                 : 0;
-    x->counts = bs_calloc(x->ndb ? x->ndb : 1, sizeof *x->counts);
-    x->pending = (int)x->ndb + 1; /* +1 until every count is issued */
-    for (size_t i = 0; i < x->ndb; i++) {
-        info_db *d = bs_malloc(sizeof *d);
-        d->x = x;
-        d->db = i;
-        client_count(req->client, (uint32_t)i, info_count_done, d);
-    }
-    if (__atomic_sub_fetch(&x->pending, 1, __ATOMIC_ACQ_REL) == 0)
-        info_finish(x);
+    info_keyspace(s, x);
 }
 
 /* ---- TIME, SHUTDOWN, DEBUG ------------------------------------------------------------------ */

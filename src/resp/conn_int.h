@@ -259,6 +259,8 @@ typedef struct resp_settings {
     long long obuf[3][3];
     long long max_pipeline;         /* requests queued per conn before reading pauses */
     struct resp_tunables *tunables; /* owned: the encoding tunables (cmd_server.c) */
+    long long info_keyspace_interval; /* seconds between INFO keyspace counts (cmd_server.c) */
+    struct resp_keyspace_cache *keyspace_cache; /* owned: INFO keyspace's counts (cmd_server.c) */
 } resp_settings;
 
 enum { OBUF_NORMAL = 0, OBUF_REPLICA, OBUF_PUBSUB };

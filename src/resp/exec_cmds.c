@@ -430,27 +430,34 @@ static resp_xstep x_rename(resp_exec *x, resp_xcmd *c)
 
 static bool prep_copy(resp_xcmd *c, const resp_xenv *env, int v)
 {
-    return resp_args_copy(&c->req, env->databases, &c->flag);
+    c->src_db = c->req.db;
+    return resp_args_copy(&c->req, env->databases, &c->flag, &c->dst_db);
 }
 
-/* COPY src dst [REPLACE]: dst gets src's value and expiry unless dst is live. */
-static resp_xstep x_copy(resp_exec *x, resp_xcmd *c)
+/* COPY src dst [DB n] [REPLACE] (c->flag: REPLACE; c->src_db, c->dst_db): dst gets src's
+ * value and absolute expiry unless dst is live. The engine reads and writes c->req.db, so
+ * each stage sets it first (a re-run starts over at stage 0). */
+resp_xstep resp_x_copy(resp_exec *x, resp_xcmd *c)
 {
-    bool replace = c->flag;
-    if (c->stage == 0)
+    if (c->stage == 0) {
+        c->req.db = c->src_db;
         return resp_x_get(x, c, arg(c, 1));
+    }
     if (c->stage == 1) {
         keep_source(x, c);
         if (!c->found0) {
             resp_reply_int(&c->req.o, 0);
             return XSTEP_DONE;
         }
-        if (!replace)
+        if (!c->flag) {
+            c->req.db = c->dst_db;
             return resp_x_get(x, c, arg(c, 2));
-    } else if (x->res.code == BS_OK) {
+        }
+    } else if (x->res.code == BS_OK) { /* the destination is live, no REPLACE */
         resp_reply_int(&c->req.o, 0);
         return XSTEP_DONE;
     }
+    c->req.db = c->dst_db;
     resp_x_put(x, c, arg(c, 2), bs_buf_slice(&c->v0), c->exp0);
     resp_reply_int(&c->req.o, 1);
     return XSTEP_DONE;
@@ -661,7 +668,7 @@ static resp_xstep x_flush(resp_exec *x, resp_xcmd *c)
 
 static const resp_xspec specs[] = {
     {"append", prep_rmw, x_rmw, RMW_APPEND},
-    {"copy", prep_copy, x_copy, 0},
+    {"copy", prep_copy, resp_x_copy, 0},
     {"dbsize", NULL, x_dbsize, 0},
     {"decr", prep_incr, x_rmw, RESP_DECR},
     {"decrby", prep_incr, x_rmw, RESP_DECRBY},

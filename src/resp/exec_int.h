@@ -1,5 +1,6 @@
 /* exec_int.h -- the transaction executor shared by exec.c (the engine), exec_cmds.c (each
- * command's transactional form) and cmd_multi.c (EXEC); no other file includes it.
+ * command's transactional form), cmd_multi.c (EXEC) and cmd_keys.c (commands that run as a
+ * transaction of their own: COPY ... DB n, EXPIRETIME); no other file includes it.
  *
  * A run executes commands, in order, inside ONE Percolator transaction (client.h's last
  * section): begin (start_ts from TSO), WATCH assertions, each command's reads at start_ts
@@ -90,6 +91,7 @@ struct resp_xcmd {
     bool found0;
     bs_buf v0;
     uint64_t exp0;
+    uint32_t src_db, dst_db; /* COPY: the databases of source and destination */
     /* Walks of a key range (KEYS, DBSIZE, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL): the next key
      * to read (inclusive), the range's end, and what the walk has gathered. Prep sets the
      * range; a rewind restores it from start0. */
@@ -175,6 +177,9 @@ void resp_exec_resume(resp_exec *x, bool go_on);
 
 /* For the forms (exec_cmds.c): ask for a read, buffer a write. A scan's slices must stay
  * valid until the form runs again (keep them in c). */
+/* COPY's transactional form (exec_cmds.c), also run alone for COPY ... DB n (cmd_keys.c):
+ * c->flag is REPLACE, c->src_db / c->dst_db the databases. */
+resp_xstep resp_x_copy(resp_exec *x, resp_xcmd *c);
 resp_xstep resp_x_get(resp_exec *x, resp_xcmd *c, bs_slice key);
 resp_xstep resp_x_mget(resp_exec *x, resp_xcmd *c, const bs_slice *keys, size_t n);
 resp_xstep resp_x_scan(resp_exec *x, const client_scan_req *req);

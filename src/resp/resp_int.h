@@ -172,8 +172,8 @@ bool resp_args_mset(resp_req *req, bool nx);
 /* EXPIRE key t [NX|XX|GT|LT] and PEXPIRE/EXPIREAT/PEXPIREAT: TXN_RMW_EXPIRE. */
 bool resp_args_expire(resp_req *req, bool relative, bool seconds, txn_rmw_params *p);
 /* COPY src dst [DB n] [REPLACE] (databases: the server's count, read on the loop thread):
- * *replace. Refuses another database and src == dst as cmd_keys.c explains. */
-bool resp_args_copy(resp_req *req, long long databases, bool *replace);
+ * *replace and *dst_db (req->db without DB). Refuses src == dst in one database, as Redis. */
+bool resp_args_copy(resp_req *req, long long databases, bool *replace, uint32_t *dst_db);
 
 /* How a read-modify-write's result becomes a reply. */
 typedef enum resp_rmw_reply {

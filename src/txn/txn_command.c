@@ -235,19 +235,21 @@ static void link_rec(pcmd *c, txn_pending *rec, bs_slice key)
 
 static void resolve_next_batch(pcmd *c);
 
-/* The command's work for this round is over (applied, or nothing to write): deliver, or
- * go on with the next resolve batch; then release the latches. */
+/* The command's work for this round is over (applied, or nothing to write): release the
+ * latches, then deliver or go on with the next resolve batch. The latches go first because
+ * the store is the caller's again once the last result is out (txn_store_free may follow
+ * at once): nothing of the store may be touched after deliver. */
 static void round_done(pcmd *c, int code, txn_error_kind kind, const char *detail)
 {
     bool again = code == BS_OK && c->kind == PC_RESOLVE && c->resolve_range && c->more &&
                  c->res.n_errors == 0;
-    if (!again)
-        deliver(c, code, kind, detail);
     txn_latches_release(txn_store_latches(c->s), &c->latch); /* may schedule() others */
-    if (again)
+    if (again) {
         resolve_next_batch(c);
-    else
-        pc_unref(c); /* the command's own ref: nothing calls back into it any more */
+        return;
+    }
+    deliver(c, code, kind, detail);
+    pc_unref(c); /* the command's own ref: nothing calls back into it any more */
 }
 
 static void on_proposal_done(void *arg, int code, const bs_err *err)

@@ -2,16 +2,9 @@
 # EXPIRETIME, PEXPIRETIME, PERSIST, and which commands keep or clear a TTL. Timing checks
 # use wide margins (a loaded machine must not fail them) and poll rather than sleep exact.
 
-# PEXPIRETIME is exact in Redis. Basalt's client reports the time left, not the
-# absolute expiry, so Basalt answers now + left: off by the time between the store's
-# read and the reply (see cmd_keys.c, done_ttl). Until the client reports the absolute
-# time, Basalt gets a margin.
+# PEXPIRETIME is exact, in Basalt as in Redis: it reads the stored expiry (cmd_keys.c).
 proc assert_pexpiretime {got lo {hi ""}} {
     if {$hi eq ""} { set hi $lo }
-    if {[server_kind] eq "basalt"} {
-        set lo [expr {$lo - 50}]
-        set hi [expr {$hi + 50}]
-    }
     assert_range $got $lo $hi
 }
 

@@ -115,6 +115,8 @@ start_server {tags {"info"}} {
     } {1 0 0}
 
     test {INFO keyspace counts the keys of each database} {
+        # Basalt counts at most every info-keyspace-interval seconds; 0: at every INFO.
+        if {[server_kind] eq "basalt"} { r config set info-keyspace-interval 0 }
         r flushall
         r select 3
         r mset ks:a 1 ks:b 2 ks:c 3
@@ -133,6 +135,61 @@ start_server {tags {"info"}} {
 }
 
 start_server {tags {info basalt-only}} {
+    test {info-keyspace-interval: CONFIG GET and SET, 5 by default} {
+        assert_equal [r config get info-keyspace-interval] {info-keyspace-interval 5}
+        assert_error {ERR CONFIG SET failed (possibly related to argument 'info-keyspace-interval') - argument must be between 0 and 86400 inclusive} {
+            r config set info-keyspace-interval 86401
+        }
+        assert_error {*argument couldn't be parsed into an integer*} {
+            r config set info-keyspace-interval x
+        }
+        r config set info-keyspace-interval 7
+        r config get info-keyspace-interval
+    } {info-keyspace-interval 7}
+
+    test {INFO keyspace answers the last count within the interval; DBSIZE stays exact} {
+        r flushall
+        r select 5
+        r set before 1
+        r config set info-keyspace-interval 0
+        # Counted for this INFO: the newest count there is.
+        assert_match "*db5:keys=1,*" [r info keyspace]
+        r config set info-keyspace-interval 3600
+        r set after 1
+        # Within the interval: the count above, without the new key.
+        set k [r info keyspace]
+        set out [list [regexp {db5:keys=1,} $k] [r dbsize]]
+        r config set info-keyspace-interval 0
+        lappend out [regexp {db5:keys=2,} [r info keyspace]]
+        r select 0
+        set out
+    } {1 2 1}
+
+    test {INFO keyspace catches up once the interval has passed} {
+        r flushall
+        r config set info-keyspace-interval 0
+        r info keyspace
+        r config set info-keyspace-interval 1
+        r select 6
+        r set k v
+        r select 0
+        # A count begins when an INFO finds the last one a second old; polling sees it.
+        wait_for_condition 100 50 {[string match "*db6:keys=1,*" [r info keyspace]]}
+    }
+
+    test {INFO keyspace waits for a fresh count after a quiet spell} {
+        r flushall
+        r config set info-keyspace-interval 0
+        r info keyspace
+        r config set info-keyspace-interval 1
+        r select 7
+        r set k v
+        r select 0
+        # The last count began over 2 intervals ago: this INFO waits for a new one.
+        after 2100
+        r info keyspace
+    } "# Keyspace\r\ndb7:keys=1,expires=0,avg_ttl=0\r\n"
+
     test {INFO basalt: store, Regions, leaders, Raft and storage figures} {
         r set b:k v
         set b [r info basalt]

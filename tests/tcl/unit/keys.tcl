@@ -140,6 +140,7 @@ start_server {tags {"keys"}} {
     test {COPY to another database} {
         r select 9
         r set src v
+        r del dst
         r select 10
         r del dst
         r select 9
@@ -147,17 +148,130 @@ start_server {tags {"keys"}} {
         r select 10
         set v [r get dst]
         r select 9
-        list $ok $v
-    } {1 v} {redis-only}
+        list $ok $v [r get src] [r exists dst]
+    } {1 v v 0}
 
-    # Basalt refuses a copy across databases: two keyspaces cannot be written atomically
-    # (see cmd_keys.c), and a non-atomic copy is worse than an error.
-    test {COPY to another database is refused} {
+    test {COPY to another database may keep the key's name} {
+        r select 9
+        r set same v9
+        r select 10
+        r del same
+        r select 9
+        assert_equal [r copy same same DB 10] 1
+        r select 10
+        set v [r get same]
+        r select 9
+        list $v [r get same]
+    } {v9 v9}
+
+    test {COPY to another database carries the TTL} {
+        r select 9
+        set at [expr {[clock milliseconds] + 1000000}]
+        r set src v
+        r pexpireat src $at
+        r select 10
+        r del dst
+        r select 9
+        assert_equal [r copy src dst DB 10] 1
+        r select 10
+        set got [list [r pexpiretime dst] [r get dst]]
+        r select 9
+        list [expr {[lindex $got 0] == $at}] [lindex $got 1]
+    } {1 v}
+
+    test {COPY to another database onto a live key needs REPLACE} {
+        r select 10
+        r set dst old EX 100
+        r select 9
+        r set src new
+        assert_equal [r copy src dst DB 10] 0
+        r select 10
+        assert_equal [r get dst] old
+        r select 9
+        assert_equal [r copy src dst DB 10 REPLACE] 1
+        r select 10
+        set got [list [r get dst] [r ttl dst]]
+        r select 9
+        set got
+    } {new -1}
+
+    test {COPY to another database of a missing key replies 0} {
+        r select 10
+        r del dst
+        r select 9
+        r del nosrc
+        set got [list [r copy nosrc dst DB 10] [r copy nosrc dst DB 10 REPLACE]]
+        r select 10
+        lappend got [r exists dst]
+        r select 9
+        set got
+    } {0 0 0}
+
+    test {COPY to another database onto an expired key copies} {
+        r select 10
+        r set dst old PX 1
+        wait_for_condition 100 10 {[r exists dst] == 0}
+        r select 9
+        r set src new
+        set ok [r copy src dst DB 10]
+        r select 10
+        set v [r get dst]
+        r select 9
+        list $ok $v
+    } {1 new}
+
+    test {pipelined commands on the other database see the COPY} {
+        r select 10
+        for {set i 0} {$i < 20} {incr i} { r del "pd:$i" }
+        r select 9
+        for {set i 0} {$i < 20} {incr i} { r set "ps:$i" "v$i" }
+        r deferred 1
+        for {set i 0} {$i < 20} {incr i} {
+            r copy "ps:$i" "pd:$i" DB 10
+            r select 10
+            r get "pd:$i"
+            r select 9
+        }
+        r deferred 0
+        set got {}
+        for {set i 0} {$i < 20} {incr i} {
+            lappend got [r read] [r read] [r read] [r read]
+        }
+        set want {}
+        for {set i 0} {$i < 20} {incr i} { lappend want 1 OK "v$i" OK }
+        expr {$got eq $want}
+    } 1
+
+    test {COPY errors come in Redis's order} {
         r select 9
         r set src v
-        assert_error {ERR Copying to another database is not supported} {r copy src dst DB 10}
-        r copy src dst2 DB 9
-    } 1 {basalt-only}
+        # The database is checked before the source and destination are compared.
+        assert_error {ERR DB index is out of range} {r copy src src DB 16}
+        assert_error {ERR source and destination objects are the same} {r copy src src DB 9}
+        assert_error {ERR syntax error} {r copy src src DB 10 foo}
+        assert_error {ERR DB index is out of range} {r copy nosrc dst DB 16}
+    }
+
+    test {COPY to another database inside MULTI} {
+        r select 10
+        r del dst3
+        r set dst old
+        r select 9
+        r set src v
+        r pexpire src 100000
+        r del dst2
+        r multi
+        r copy src dst DB 10
+        r copy src dst DB 10 REPLACE
+        r copy src dst2 DB 9 REPLACE
+        r copy src dst3 DB 10
+        set res [r exec]
+        assert_equal {0 1 1 1} $res
+        r select 10
+        set ttl [r pttl dst3]
+        assert_range $ttl 1 100000
+        list [r get dst] [r get dst3] [r exists dst2]
+    } {v v 0}
 
     test {databases are separate keyspaces} {
         r select 9
@@ -297,6 +411,27 @@ start_server {tags {"keys"}} {
         }
         assert_true {[dict size $seen] > 20}
     }
+
+    # Every key has the same odds (1/200 a call). Over 8000 calls a key is missing with
+    # probability (1 - 1/200)^8000 < 1e-17, and comes up 150 times (expected: 40) with
+    # probability below 1e-40: bounds no fair sampler breaks, which a biased one does (the
+    # byte-space method alone never reaches most of these keys).
+    test {RANDOMKEY: every key comes up, none dominates} {
+        r flushdb
+        for {set i 0} {$i < 200} {incr i} {
+            r set "u:$i" x
+        }
+        set seen {}
+        for {set i 0} {$i < 8000} {incr i} {
+            dict incr seen [r randomkey]
+        }
+        set max 0
+        dict for {k n} $seen {
+            assert_match {u:*} $k
+            if {$n > $max} { set max $n }
+        }
+        list [dict size $seen] [expr {$max < 150}]
+    } {200 1}
 
     test {RANDOMKEY with binary keys} {
         r flushdb
