@@ -9,7 +9,8 @@
  *   grpc_meta.c     keyspacepb, the etcd subset and grpc.health.v1;
  *   grpc_tikv.c     the store service: ops, Context checks, replies;
  *   grpc_tikv_raw.c the Raw family; grpc_tikv_txn.c the Kv* family;
- *   grpc_tikv_batch.c BatchCommands. */
+ *   grpc_tikv_batch.c BatchCommands;
+ *   grpc_pool.c     the store service's worker threads (long requests). */
 #ifndef BASALT_SERVER_GRPC_INT_H
 #define BASALT_SERVER_GRPC_INT_H
 
@@ -99,12 +100,13 @@ int srv_grpc_wire_next(bs_slice *in, uint32_t *field, int *wire_type, uint64_t *
 /* Returned by a synchronous stream handler that has nothing to send for this message. */
 #define SRV_GRPC_NO_REPLY (-1)
 
+struct srv_grpc_binding;
+
 /* A synchronous handler: decodes req (borrowed), appends the response to *resp and returns
  * NET_GRPC_OK; or returns another status with msg set (the call ends with it). A stream
- * handler may return SRV_GRPC_NO_REPLY. svc is the binding's service. */
-typedef int (*srv_grpc_sync_fn)(void *svc, bs_slice req, bs_buf *resp, char *msg, size_t msg_cap);
-
-struct srv_grpc_binding;
+ * handler may return SRV_GRPC_NO_REPLY. b is the method's binding (b->svc, b->extra). */
+typedef int (*srv_grpc_sync_fn)(const struct srv_grpc_binding *b, bs_slice req, bs_buf *resp,
+                                char *msg, size_t msg_cap);
 /* An asynchronous unary handler: owns the call from here on and must finish it exactly
  * once (on the loop thread). req is borrowed for the duration of the call only. */
 typedef void (*srv_grpc_async_fn)(struct srv_grpc_binding *b, net_call *call, bs_slice req);
@@ -151,6 +153,28 @@ Errorpb__Error *srv_grpc_region_error_to_pb(srv_grpc_arena *a, const cluster_reg
 /* ======================================================================================
  * Store service internals shared by srv_grpc_tikv*.c
  * ==================================================================================== */
+
+/* ======================================================================================
+ * Worker pool (grpc_pool.c)
+ * ==================================================================================== */
+
+typedef struct srv_grpc_pool srv_grpc_pool;
+
+/* Starts `threads` workers named name (at most 15 characters are kept) with room for
+ * max_queued waiting jobs. BS_OK and *out (caller owns: srv_grpc_pool_free), BS_EINVAL for
+ * a zero count, BS_EINTERNAL when a thread cannot be created (*out NULL). Any thread. */
+int srv_grpc_pool_new(const char *name, size_t threads, size_t max_queued, srv_grpc_pool **out,
+                      bs_err *err);
+/* Queues run(arg) for a worker (jobs start in submission order). BS_OK; BS_EBUSY when
+ * max_queued jobs wait already; BS_ESTATE after stop. On an error nothing runs and the
+ * caller still owns arg. Once queued, exactly one of run(arg) (on a worker) or drop(arg) (on
+ * the thread calling srv_grpc_pool_stop, when the job had not started) is called. Any
+ * thread. */
+int srv_grpc_pool_submit(srv_grpc_pool *p, net_fn run, net_fn drop, void *arg);
+/* Refuses new jobs, waits for the running ones, then drops the queued ones. Idempotent;
+ * any thread but a worker's. p may be NULL. */
+void srv_grpc_pool_stop(srv_grpc_pool *p);
+void srv_grpc_pool_free(srv_grpc_pool *p); /* stops first; NULL ok */
 
 typedef struct srv_tikv_op srv_tikv_op;
 
@@ -220,6 +244,7 @@ struct srv_grpc_tikv {
     srv_grpc_binding *bindings; /* one per registered method; owned */
     size_t n_bindings;
     srv_grpc_binding batch_binding;
+    srv_grpc_pool *pool; /* long requests (srv_tikv_offload); owned */
     /* Loop-thread state (several loops are not supported: one server per service). */
     srv_tikv_timer *timers;           /* armed timers */
     struct srv_tikv_bstream *streams; /* BatchCommands streams whose state is alive */
@@ -265,6 +290,8 @@ struct srv_tikv_op {
     /* A Kv* write's response packer, run on the thread that completes the command. */
     void (*pack)(srv_tikv_op *op, const txn_kv_result *res, bs_buf *out);
     bool reading;     /* inside srv_tikv_read: cont is the read */
+    bool offload;     /* the read may take long: srv_tikv_read runs it on the pool */
+    bool on_worker;   /* running on a pool thread: finishing posts to the loop first */
     int busy_retries; /* reads retried because a key was being written */
     srv_tikv_op *orphan_next;
 };
@@ -297,12 +324,30 @@ bool srv_tikv_check_context(srv_tikv_op *op);
 /* key (an API v2 key as sent) lies in op->region: [start, end), or [start, end] when
  * inclusive (TiKV's check_key_in_region_inclusive). */
 bool srv_tikv_check_key_in_region(srv_tikv_op *op, bs_slice key, bool inclusive);
+/* Every key in op->region ([start, end)); false after replying KeyNotInRegion. */
+bool srv_tikv_check_keys_in_region(srv_tikv_op *op, const bs_slice *keys, size_t n);
+/* Borrowed views of n request byte fields (a new array, at least one element: bs_free). */
+bs_slice *srv_tikv_slices_of(const ProtobufCBinaryData *v, size_t n);
+/* min(a, b) of two range ends where empty means +inf. */
+bs_slice srv_tikv_min_end(bs_slice a, bs_slice b);
 /* op->region's bounds as raw keys (MCE-decoded); an empty bound stays empty. BS_OK or
  * BS_ECORRUPT (after replying an error). */
 int srv_tikv_region_raw_bounds(srv_tikv_op *op, bs_buf *start, bs_buf *end);
 
-/* Reads: runs read(op) once the read may be served (lease, or after a ReadIndex). */
+/* At most this many keys make a request short enough for the loop thread (DESIGN.md:
+ * "point reads and short scans"); a larger limit or batch, or an unbounded one, sets
+ * op->offload. */
+#define SRV_TIKV_INLINE_KEYS 256
+
+/* Reads: runs read(op) once the read may be served (lease, or after a ReadIndex): on the
+ * loop, or on the service's pool when op->offload is set. */
 void srv_tikv_read(srv_tikv_op *op, void (*read)(srv_tikv_op *op));
+/* Runs fn(op) on a pool thread (loop thread to call). Inside fn the op is finished as
+ * anywhere else: the reply is posted back to the loop. When fn hands the op to an
+ * asynchronous API instead of finishing it, fn clears op->on_worker first. A full queue is
+ * answered ServerIsBusy (a response without region_error: all defaults), a stopped pool
+ * CANCELLED. */
+void srv_tikv_offload(srv_tikv_op *op, void (*fn)(srv_tikv_op *op));
 /* Inside a read: a key it reads has a write pending (TXN_ERR_KEY_BEING_WRITTEN); run the
  * read again shortly (a loop timer), or answer ServerIsBusy after too many tries. */
 void srv_tikv_read_retry_later(srv_tikv_op *op);
@@ -361,9 +406,59 @@ void srv_grpc_pd_region_parts(srv_grpc_arena *a, const pd_region_info *ri, Metap
                               Metapb__Peer **leader, size_t *n_down, Pdpb__PeerStats ***down,
                               size_t *n_pending, Metapb__Peer ***pending);
 
-/* Registration of the streams (grpc_pd_stream.c) and of keyspace/etcd (grpc_meta.c). */
-srv_grpc_binding *srv_grpc_pd_binding(srv_grpc_pd *svc, srv_grpc_sync_fn fn);
-int srv_grpc_pd_streams_register(srv_grpc_pd *svc, net_server *s, bs_err *err);
-int srv_grpc_meta_register(srv_grpc_pd *svc, net_server *s, bs_err *err);
+/* The PD port's methods are table rows (grpc_pd.c, grpc_pd_stream.c, grpc_meta.c) served
+ * by one wrapper, which does what every handler would: decode the request (INTERNAL when it
+ * does not), PD's validateRequest on its pdpb.RequestHeader (field 1) unless the row is
+ * exempt, a zeroed response of the row's type in an arena, the row's serve function, then
+ * -- when the response has a pdpb.ResponseHeader at field 1 that serve left unset -- the
+ * header from c->rc/et/err, packing, and freeing everything. */
+typedef struct srv_grpc_pd_defer srv_grpc_pd_defer;
+
+typedef struct srv_grpc_pd_call {
+    srv_grpc_pd *svc;
+    const void *req;   /* the decoded request (borrowed; cast to the row's type) */
+    void *resp;        /* the response of the row's type, initialised; lives in *a */
+    srv_grpc_arena *a; /* memory for everything the response points to */
+    int rc;            /* BS_OK: an OK header; otherwise a header error ... */
+    pd_error_type et;  /* ... of this type (PD_ERR_OK: the type of rc) ... */
+    bs_err err;        /* ... with err.msg as its message */
+    char *msg;         /* the text of a gRPC status serve returns (cap bytes) */
+    size_t cap;
+    srv_grpc_pd_defer *deferred; /* run after packing (srv_grpc_pd_defer_fn) */
+} srv_grpc_pd_call;
+
+/* Builds c->resp. Returns NET_GRPC_OK, SRV_GRPC_NO_REPLY (a stream message with no answer)
+ * or another gRPC status with c->msg set (nothing is sent; the call ends with it). */
+typedef int (*srv_grpc_pd_fn)(srv_grpc_pd_call *c);
+
+enum {
+    SRV_GRPC_PD_STREAM = 1,         /* a bidi stream answered message by message, else unary */
+    SRV_GRPC_PD_ANY_CLUSTER_ID = 2, /* no cluster id check (GetMembers, the etcd calls) */
+    SRV_GRPC_PD_BOOTSTRAPPED = 4,   /* before bootstrap serve is not called and the header
+                                     * says NOT_BOOTSTRAPPED (PD's GC calls) */
+};
+
+typedef struct srv_grpc_pd_method {
+    const char *path;
+    const ProtobufCMessageDescriptor *req_desc;
+    const ProtobufCMessageDescriptor *resp_desc;
+    unsigned flags; /* SRV_GRPC_PD_* */
+    srv_grpc_pd_fn serve;
+} srv_grpc_pd_method;
+
+/* Runs fn(arg) once the response is packed: for what the response borrows from (a
+ * region list, a store array). arg is borrowed until then. */
+void srv_grpc_pd_defer_fn(srv_grpc_pd_call *c, void (*fn)(void *arg), void *arg);
+
+/* Registers rows[0..n) on s for svc (rows: static, borrowed). BS_OK or
+ * net_server_add_method's error. */
+int srv_grpc_pd_add_methods(srv_grpc_pd *svc, net_server *s, const srv_grpc_pd_method *rows,
+                            size_t n, bs_err *err);
+
+/* The rows of the streams (grpc_pd_stream.c) and of keyspace/etcd (grpc_meta.c). */
+extern const srv_grpc_pd_method srv_grpc_pd_stream_methods[];
+extern const size_t srv_grpc_pd_stream_method_count;
+extern const srv_grpc_pd_method srv_grpc_meta_methods[];
+extern const size_t srv_grpc_meta_method_count;
 
 #endif

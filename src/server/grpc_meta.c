@@ -28,64 +28,46 @@
 #define KEYSPACE_KEY_PREFIX "/keyspaces/tidb/"
 #define DEFAULT_KEYSPACE "DEFAULT"
 
+#define REQ(type) const type *rq = c->req
+#define RESP(type) type *r = c->resp
+
 /* ---- keyspaces ------------------------------------------------------------------------- */
 
-static void keyspace_reply(const srv_grpc_pd *svc, bool found, const char *what, bs_buf *resp)
+/* The DEFAULT keyspace when found, else ENTRY_NOT_FOUND naming what was asked for. */
+static int keyspace_reply(srv_grpc_pd_call *c, bool found, const char *what)
 {
-    srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-    Keyspacepb__LoadKeyspaceResponse r = KEYSPACEPB__LOAD_KEYSPACE_RESPONSE__INIT;
-    Keyspacepb__KeyspaceMeta meta = KEYSPACEPB__KEYSPACE_META__INIT;
-    if (found) {
-        r.header = srv_grpc_pd_header(&a, svc, PD_ERR_OK, NULL);
-        meta.keyspace_case = KEYSPACEPB__KEYSPACE_META__KEYSPACE_ID;
-        meta.id = 0; /* a oneof member: sent even though it is 0 */
-        meta.name = (char *)DEFAULT_KEYSPACE;
-        meta.state = KEYSPACEPB__KEYSPACE_STATE__ENABLED;
-        r.keyspace = &meta;
-    } else {
-        char m[160];
-        snprintf(m, sizeof m, "keyspace %s does not exist", what);
-        r.header = srv_grpc_pd_header(&a, svc, PD_ERR_ENTRY_NOT_FOUND, m);
+    RESP(Keyspacepb__LoadKeyspaceResponse);
+    if (!found) {
+        c->et = PD_ERR_ENTRY_NOT_FOUND;
+        c->rc = bs_err_setf(&c->err, BS_NOTFOUND, "keyspace %s does not exist", what);
+        return NET_GRPC_OK;
     }
-    srv_grpc_pack(&r.base, resp);
-    srv_grpc_arena_free(&a);
+    Keyspacepb__KeyspaceMeta *meta = SRV_GRPC_NEW(c->a, Keyspacepb__KeyspaceMeta);
+    keyspacepb__keyspace_meta__init(meta);
+    meta->keyspace_case = KEYSPACEPB__KEYSPACE_META__KEYSPACE_ID;
+    meta->id = 0; /* a oneof member: sent even though it is 0 */
+    meta->name = (char *)DEFAULT_KEYSPACE;
+    meta->state = KEYSPACEPB__KEYSPACE_STATE__ENABLED;
+    r->keyspace = meta;
+    return NET_GRPC_OK;
 }
 
-static int h_load_keyspace(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_load_keyspace(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    Keyspacepb__LoadKeyspaceRequest *rq = (Keyspacepb__LoadKeyspaceRequest *)srv_grpc_unpack(
-        &keyspacepb__load_keyspace_request__descriptor, req, msg, cap);
-    if (!rq)
-        return NET_GRPC_INTERNAL;
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        char what[80];
-        snprintf(what, sizeof what, "\"%.64s\"", rq->name ? rq->name : "");
-        keyspace_reply(svc, rq->name && strcmp(rq->name, DEFAULT_KEYSPACE) == 0, what, resp);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    REQ(Keyspacepb__LoadKeyspaceRequest);
+    char what[80];
+    snprintf(what, sizeof what, "\"%.64s\"", rq->name ? rq->name : "");
+    return keyspace_reply(c, rq->name && strcmp(rq->name, DEFAULT_KEYSPACE) == 0, what);
 }
 
-static int h_load_keyspace_by_id(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_load_keyspace_by_id(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    Keyspacepb__LoadKeyspaceByIDRequest *rq =
-        (Keyspacepb__LoadKeyspaceByIDRequest *)srv_grpc_unpack(
-            &keyspacepb__load_keyspace_by_idrequest__descriptor, req, msg, cap);
-    if (!rq)
-        return NET_GRPC_INTERNAL;
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        uint32_t id =
-            rq->keyspace_case == KEYSPACEPB__LOAD_KEYSPACE_BY_IDREQUEST__KEYSPACE_ID ? rq->id : 0;
-        char what[32];
-        snprintf(what, sizeof what, "id %" PRIu32, id);
-        keyspace_reply(svc, id == 0, what, resp);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    REQ(Keyspacepb__LoadKeyspaceByIDRequest);
+    uint32_t id =
+        rq->keyspace_case == KEYSPACEPB__LOAD_KEYSPACE_BY_IDREQUEST__KEYSPACE_ID ? rq->id : 0;
+    char what[32];
+    snprintf(what, sizeof what, "id %" PRIu32, id);
+    return keyspace_reply(c, id == 0, what);
 }
 
 /* ---- etcd ------------------------------------------------------------------------------ */
@@ -131,93 +113,77 @@ static bool range_covers(const Etcdserverpb__RangeRequest *rq, bs_slice key)
     return bs_slice_cmp(key, hi) < 0;
 }
 
-static int h_etcd_range(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_etcd_range(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    Etcdserverpb__RangeRequest *rq = (Etcdserverpb__RangeRequest *)srv_grpc_unpack(
-        &etcdserverpb__range_request__descriptor, req, msg, cap);
-    if (!rq)
-        return NET_GRPC_INTERNAL;
-    srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-    Etcdserverpb__RangeResponse r = ETCDSERVERPB__RANGE_RESPONSE__INIT;
-    r.header = etcd_header(&a, svc);
+    REQ(Etcdserverpb__RangeRequest);
+    RESP(Etcdserverpb__RangeResponse);
+    r->header = etcd_header(c->a, c->svc);
     bs_slice key = BS_SLICE_NULL;
     if (range_covers(rq, bs_slice_from_str(SAFE_POINT_KEY)))
         key = bs_slice_from_str(SAFE_POINT_KEY);
     else if (rq->range_end.len == 0 && is_keyspace_safe_point_key(srv_grpc_bytes(rq->key)))
         key = srv_grpc_bytes(rq->key);
-    uint64_t sp = key.len ? pd_get_gc_safe_point(svc->pd) : 0;
-    if (sp != 0) { /* a safe point of 0 was never saved: no key, as etcd would answer */
-        r.count = 1;
-        if (!rq->count_only) {
-            char val[24];
-            int n = snprintf(val, sizeof val, "%" PRIu64, sp);
-            Mvccpb__KeyValue *kv = SRV_GRPC_NEW(&a, Mvccpb__KeyValue);
-            mvccpb__key_value__init(kv);
-            kv->key = srv_grpc_arena_bytes(&a, key);
-            kv->create_revision = 1;
-            kv->mod_revision = 1;
-            kv->version = 1;
-            if (!rq->keys_only)
-                kv->value = srv_grpc_arena_bytes(&a, bs_slice_make(val, (size_t)n));
-            r.n_kvs = 1;
-            r.kvs = SRV_GRPC_NEWN(&a, Mvccpb__KeyValue *, 1);
-            r.kvs[0] = kv;
-        }
-    }
-    srv_grpc_pack(&r.base, resp);
-    srv_grpc_arena_free(&a);
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
+    uint64_t sp = key.len ? pd_get_gc_safe_point(c->svc->pd) : 0;
+    if (sp == 0) /* a safe point of 0 was never saved: no key, as etcd would answer */
+        return NET_GRPC_OK;
+    r->count = 1;
+    if (rq->count_only)
+        return NET_GRPC_OK;
+    char val[24];
+    int n = snprintf(val, sizeof val, "%" PRIu64, sp);
+    Mvccpb__KeyValue *kv = SRV_GRPC_NEW(c->a, Mvccpb__KeyValue);
+    mvccpb__key_value__init(kv);
+    kv->key = srv_grpc_arena_bytes(c->a, key);
+    kv->create_revision = 1;
+    kv->mod_revision = 1;
+    kv->version = 1;
+    if (!rq->keys_only)
+        kv->value = srv_grpc_arena_bytes(c->a, bs_slice_make(val, (size_t)n));
+    r->n_kvs = 1;
+    r->kvs = SRV_GRPC_NEWN(c->a, Mvccpb__KeyValue *, 1);
+    r->kvs[0] = kv;
     return NET_GRPC_OK;
 }
 
-static int h_etcd_member_list(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_etcd_member_list(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    Etcdserverpb__MemberListRequest *rq = (Etcdserverpb__MemberListRequest *)srv_grpc_unpack(
-        &etcdserverpb__member_list_request__descriptor, req, msg, cap);
-    if (!rq)
-        return NET_GRPC_INTERNAL;
-    srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
+    RESP(Etcdserverpb__MemberListResponse);
     char url[SRV_GRPC_URL_MAX];
-    srv_grpc_pd_client_url(svc, url, sizeof url);
-    Etcdserverpb__MemberListResponse r = ETCDSERVERPB__MEMBER_LIST_RESPONSE__INIT;
-    Etcdserverpb__Member m = ETCDSERVERPB__MEMBER__INIT;
-    Etcdserverpb__Member *mp = &m;
-    char *urls[1] = {url};
-    m.id = svc->member_id;
-    m.name = svc->name;
-    m.n_peerurls = 1;
-    m.peerurls = urls;
-    m.n_clienturls = 1;
-    m.clienturls = urls;
-    m.islearner = false;
-    r.header = etcd_header(&a, svc);
-    r.n_members = 1;
-    r.members = &mp;
-    srv_grpc_pack(&r.base, resp);
-    srv_grpc_arena_free(&a);
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
+    srv_grpc_pd_client_url(c->svc, url, sizeof url);
+    char **urls = SRV_GRPC_NEWN(c->a, char *, 1);
+    urls[0] = srv_grpc_arena_strdup(c->a, url);
+    Etcdserverpb__Member *m = SRV_GRPC_NEW(c->a, Etcdserverpb__Member);
+    etcdserverpb__member__init(m);
+    m->id = c->svc->member_id;
+    m->name = c->svc->name;
+    m->n_peerurls = 1;
+    m->peerurls = urls;
+    m->n_clienturls = 1;
+    m->clienturls = urls;
+    m->islearner = false;
+    r->header = etcd_header(c->a, c->svc);
+    r->n_members = 1;
+    r->members = SRV_GRPC_NEWN(c->a, Etcdserverpb__Member *, 1);
+    r->members[0] = m;
     return NET_GRPC_OK;
 }
 
-int srv_grpc_meta_register(srv_grpc_pd *svc, net_server *s, bs_err *err)
-{
-    static const struct {
-        const char *path;
-        srv_grpc_sync_fn fn;
-    } methods[] = {
-        {"/keyspacepb.Keyspace/LoadKeyspace", h_load_keyspace},
-        {"/keyspacepb.Keyspace/LoadKeyspaceByID", h_load_keyspace_by_id},
-        {"/etcdserverpb.KV/Range", h_etcd_range},
-        {"/etcdserverpb.Cluster/MemberList", h_etcd_member_list},
-    };
-    int rc = BS_OK;
-    for (size_t i = 0; rc == BS_OK && i < sizeof methods / sizeof methods[0]; i++)
-        rc = srv_grpc_add_unary_sync(s, methods[i].path, srv_grpc_pd_binding(svc, methods[i].fn),
-                                     err);
-    return rc;
-}
+/* Rows of grpc_pd.c's method table. The etcd calls carry etcd's header, not PD's: no
+ * cluster id check, and the wrapper leaves their response header to them. */
+const srv_grpc_pd_method srv_grpc_meta_methods[] = {
+    {"/keyspacepb.Keyspace/LoadKeyspace", &keyspacepb__load_keyspace_request__descriptor,
+     &keyspacepb__load_keyspace_response__descriptor, 0, h_load_keyspace},
+    {"/keyspacepb.Keyspace/LoadKeyspaceByID", &keyspacepb__load_keyspace_by_idrequest__descriptor,
+     &keyspacepb__load_keyspace_response__descriptor, 0, h_load_keyspace_by_id},
+    {"/etcdserverpb.KV/Range", &etcdserverpb__range_request__descriptor,
+     &etcdserverpb__range_response__descriptor, SRV_GRPC_PD_ANY_CLUSTER_ID, h_etcd_range},
+    {"/etcdserverpb.Cluster/MemberList", &etcdserverpb__member_list_request__descriptor,
+     &etcdserverpb__member_list_response__descriptor, SRV_GRPC_PD_ANY_CLUSTER_ID,
+     h_etcd_member_list},
+};
+
+const size_t srv_grpc_meta_method_count =
+    sizeof srv_grpc_meta_methods / sizeof srv_grpc_meta_methods[0];
 
 /* ---- health ---------------------------------------------------------------------------- */
 
@@ -226,7 +192,8 @@ static const char *const served_services[] = {
     "tikvpb.Tikv", "grpc.health.v1.Health",
 };
 
-static int h_health_check(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_health_check(const srv_grpc_binding *b, bs_slice req, bs_buf *resp, char *msg,
+                          size_t cap)
 {
     Grpc__Health__V1__HealthCheckRequest *rq =
         (Grpc__Health__V1__HealthCheckRequest *)srv_grpc_unpack(

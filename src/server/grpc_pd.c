@@ -8,18 +8,17 @@
  * way they do from PD. A single-node PD is always the leader: GetMembers lists itself as
  * member, leader and etcd leader with a full "http://" client URL (PROTOCOL.md §3.2).
  *
- * The streams are in grpc_pd_stream.c, keyspace/etcd/health in grpc_meta.c. */
+ * Every method is a row of a table (srv_grpc_pd_method) served by one wrapper, pd_dispatch:
+ * the decode, the cluster id check, the response header, packing and freeing happen there
+ * once, so a row's serve function holds only what differs: the pd_core call and the fields
+ * of its answer. The streams' rows are in grpc_pd_stream.c, keyspace/etcd in grpc_meta.c,
+ * health (not PD's) in grpc_meta.c as a plain handler. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/assert.h"
 #include "server/grpc_int.h"
-
-#define UNPACK(type, desc)                                                                         \
-    type *rq = (type *)srv_grpc_unpack(&(desc), req, msg, cap);                                    \
-    if (!rq)                                                                                       \
-        return NET_GRPC_INTERNAL;
 
 /* ---- shared helpers -------------------------------------------------------------------- */
 
@@ -114,122 +113,172 @@ static Pdpb__Member *self_member(srv_grpc_arena *a, const srv_grpc_pd *svc)
     return m;
 }
 
+/* ---- the wrapper ------------------------------------------------------------------------ */
+
+struct srv_grpc_pd_defer {
+    srv_grpc_pd_defer *next;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+void srv_grpc_pd_defer_fn(srv_grpc_pd_call *c, void (*fn)(void *arg), void *arg)
+{
+    srv_grpc_pd_defer *d = SRV_GRPC_NEW(c->a, srv_grpc_pd_defer);
+    d->fn = fn;
+    d->arg = arg;
+    d->next = c->deferred;
+    c->deferred = d;
+}
+
+/* Field 1 of messages of desc when it is a message of type `type`, else NULL. */
+static const ProtobufCFieldDescriptor *header_field(const ProtobufCMessageDescriptor *desc,
+                                                    const ProtobufCMessageDescriptor *type)
+{
+    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(desc, 1);
+    return fd && fd->type == PROTOBUF_C_TYPE_MESSAGE && fd->descriptor == type ? fd : NULL;
+}
+
+static int pd_dispatch(const srv_grpc_binding *b, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+{
+    srv_grpc_pd *svc = b->svc;
+    const srv_grpc_pd_method *m = b->extra;
+    ProtobufCMessage *rq = srv_grpc_unpack(m->req_desc, req, msg, cap);
+    if (!rq)
+        return NET_GRPC_INTERNAL;
+    int st = NET_GRPC_OK;
+    if (!(m->flags & SRV_GRPC_PD_ANY_CLUSTER_ID)) {
+        const ProtobufCFieldDescriptor *hf =
+            header_field(m->req_desc, &pdpb__request_header__descriptor);
+        st = srv_grpc_pd_check_header(
+            svc, hf ? *(const Pdpb__RequestHeader **)((const char *)rq + hf->offset) : NULL, msg,
+            cap);
+    }
+    if (st == NET_GRPC_OK) {
+        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
+        ProtobufCMessage *r = srv_grpc_arena_alloc(&a, m->resp_desc->sizeof_message);
+        m->resp_desc->message_init(r);
+        srv_grpc_pd_call c = {.svc = svc,
+                              .req = rq,
+                              .resp = r,
+                              .a = &a,
+                              .rc = BS_OK,
+                              .et = PD_ERR_OK,
+                              .msg = msg,
+                              .cap = cap};
+        bs_err_clear(&c.err);
+        if ((m->flags & SRV_GRPC_PD_BOOTSTRAPPED) && !pd_is_bootstrapped(svc->pd)) {
+            c.et = PD_ERR_NOT_BOOTSTRAPPED;
+            c.rc = bs_err_setf(&c.err, BS_ESTATE, "cluster is not bootstrapped");
+        } else {
+            st = m->serve(&c);
+        }
+        if (st == NET_GRPC_OK) {
+            const ProtobufCFieldDescriptor *hf =
+                header_field(m->resp_desc, &pdpb__response_header__descriptor);
+            Pdpb__ResponseHeader **h =
+                hf ? (Pdpb__ResponseHeader **)((char *)r + hf->offset) : NULL;
+            if (h && !*h)
+                *h = header_of(&a, svc, c.rc, c.et, &c.err);
+            srv_grpc_pack(r, resp);
+        }
+        for (srv_grpc_pd_defer *d = c.deferred; d; d = d->next)
+            d->fn(d->arg);
+        srv_grpc_arena_free(&a);
+    }
+    protobuf_c_message_free_unpacked(rq, NULL);
+    return st;
+}
+
+int srv_grpc_pd_add_methods(srv_grpc_pd *svc, net_server *s, const srv_grpc_pd_method *rows,
+                            size_t n, bs_err *err)
+{
+    int rc = BS_OK;
+    for (size_t i = 0; rc == BS_OK && i < n; i++) {
+        BS_ASSERT(svc->n_b < SRV_GRPC_PD_MAX_BINDINGS);
+        srv_grpc_binding *b = &svc->b[svc->n_b++];
+        memset(b, 0, sizeof(*b));
+        b->sync = pd_dispatch;
+        b->svc = svc;
+        b->extra = &rows[i];
+        rc = (rows[i].flags & SRV_GRPC_PD_STREAM)
+                 ? srv_grpc_add_stream_sync(s, rows[i].path, b, err)
+                 : srv_grpc_add_unary_sync(s, rows[i].path, b, err);
+    }
+    return rc;
+}
+
+#define REQ(type) const type *rq = c->req
+#define RESP(type) type *r = c->resp
+
 /* ---- members, bootstrap, ids ----------------------------------------------------------- */
 
-static int h_get_members(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_get_members(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__GetMembersRequest, pdpb__get_members_request__descriptor);
-    /* No cluster id check: clients learn the id from this call. */
-    srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-    Pdpb__GetMembersResponse r = PDPB__GET_MEMBERS_RESPONSE__INIT;
-    Pdpb__Member *self = self_member(&a, svc);
-    r.header = srv_grpc_pd_header(&a, svc, PD_ERR_OK, NULL);
-    r.n_members = 1;
-    r.members = &self;
-    r.leader = self;
-    r.etcd_leader = self;
-    srv_grpc_pack(&r.base, resp);
-    srv_grpc_arena_free(&a);
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
+    RESP(Pdpb__GetMembersResponse);
+    Pdpb__Member *self = self_member(c->a, c->svc);
+    r->n_members = 1;
+    r->members = SRV_GRPC_NEWN(c->a, Pdpb__Member *, 1);
+    r->members[0] = self;
+    r->leader = self;
+    r->etcd_leader = self;
     return NET_GRPC_OK;
 }
 
-static int h_is_bootstrapped(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_is_bootstrapped(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__IsBootstrappedRequest, pdpb__is_bootstrapped_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__IsBootstrappedResponse r = PDPB__IS_BOOTSTRAPPED_RESPONSE__INIT;
-        r.header = srv_grpc_pd_header(&a, svc, PD_ERR_OK, NULL);
-        r.bootstrapped = pd_is_bootstrapped(svc->pd);
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    RESP(Pdpb__IsBootstrappedResponse);
+    r->bootstrapped = pd_is_bootstrapped(c->svc->pd);
+    return NET_GRPC_OK;
 }
 
-static int h_bootstrap(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static void region_deinit(void *arg)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__BootstrapRequest, pdpb__bootstrap_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__BootstrapResponse r = PDPB__BOOTSTRAP_RESPONSE__INIT;
-        pd_store store;
-        pd_region region;
-        pd_region_init(&region);
-        bs_err err;
-        bs_err_clear(&err);
-        pd_error_type et = PD_ERR_OK;
-        int rc = srv_grpc_store_from_pb(rq->store, &store, &err);
-        if (rc == BS_OK)
-            rc = srv_grpc_region_from_pb(rq->region, &region, &err);
-        if (rc == BS_OK)
-            rc = pd_bootstrap(svc->pd, &store, &region, &et, &err);
-        else
-            et = PD_ERR_UNKNOWN;
-        r.header = header_of(&a, svc, rc, et, &err);
-        srv_grpc_pack(&r.base, resp);
-        pd_region_deinit(&region);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    pd_region_deinit(arg);
 }
 
-static int h_alloc_id(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_bootstrap(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__AllocIDRequest, pdpb__alloc_idrequest__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__AllocIDResponse r = PDPB__ALLOC_IDRESPONSE__INIT;
-        bs_err err;
-        bs_err_clear(&err);
-        uint64_t last = 0;
-        int rc = pd_alloc_id(svc->pd, rq->count, &last, &err);
-        r.header = header_of(&a, svc, rc, PD_ERR_UNKNOWN, &err);
-        if (rc == BS_OK) {
-            r.id = last;
-            r.count = rq->count > 1 ? rq->count : 0; /* echoed only for a block */
-        }
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    REQ(Pdpb__BootstrapRequest);
+    pd_store store;
+    pd_region *region = SRV_GRPC_NEW(c->a, pd_region);
+    pd_region_init(region);
+    srv_grpc_pd_defer_fn(c, region_deinit, region);
+    c->rc = srv_grpc_store_from_pb(rq->store, &store, &c->err);
+    if (c->rc == BS_OK)
+        c->rc = srv_grpc_region_from_pb(rq->region, region, &c->err);
+    if (c->rc == BS_OK)
+        c->rc = pd_bootstrap(c->svc->pd, &store, region, &c->et, &c->err);
+    else
+        c->et = PD_ERR_UNKNOWN;
+    return NET_GRPC_OK;
 }
 
-static int h_get_cluster_config(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_alloc_id(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__GetClusterConfigRequest, pdpb__get_cluster_config_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__GetClusterConfigResponse r = PDPB__GET_CLUSTER_CONFIG_RESPONSE__INIT;
-        bs_err err;
-        bs_err_clear(&err);
-        uint32_t max_peers = 0;
-        int rc = pd_get_cluster_config(svc->pd, &max_peers, &err);
-        r.header = header_of(&a, svc, rc, PD_ERR_OK, &err);
-        if (rc == BS_OK) {
-            r.cluster = SRV_GRPC_NEW(&a, Metapb__Cluster);
-            metapb__cluster__init(r.cluster);
-            r.cluster->id = pd_cluster_id(svc->pd);
-            r.cluster->max_peer_count = max_peers;
-        }
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
+    REQ(Pdpb__AllocIDRequest);
+    RESP(Pdpb__AllocIDResponse);
+    uint64_t last = 0;
+    c->et = PD_ERR_UNKNOWN;
+    c->rc = pd_alloc_id(c->svc->pd, rq->count, &last, &c->err);
+    if (c->rc == BS_OK) {
+        r->id = last;
+        r->count = rq->count > 1 ? rq->count : 0; /* echoed only for a block */
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    return NET_GRPC_OK;
+}
+
+static int h_get_cluster_config(srv_grpc_pd_call *c)
+{
+    RESP(Pdpb__GetClusterConfigResponse);
+    uint32_t max_peers = 0;
+    c->rc = pd_get_cluster_config(c->svc->pd, &max_peers, &c->err);
+    if (c->rc == BS_OK) {
+        r->cluster = SRV_GRPC_NEW(c->a, Metapb__Cluster);
+        metapb__cluster__init(r->cluster);
+        r->cluster->id = pd_cluster_id(c->svc->pd);
+        r->cluster->max_peer_count = max_peers;
+    }
+    return NET_GRPC_OK;
 }
 
 /* ---- stores ---------------------------------------------------------------------------- */
@@ -283,435 +332,292 @@ static void stats_from_pb(const Pdpb__StoreStats *m, pd_store_stats *s)
     }
 }
 
-static int h_get_store(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_get_store(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__GetStoreRequest, pdpb__get_store_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__GetStoreResponse r = PDPB__GET_STORE_RESPONSE__INIT;
-        pd_store s;
-        bs_err err;
-        bs_err_clear(&err);
-        pd_error_type et = PD_ERR_OK;
-        int rc = pd_get_store(svc->pd, rq->store_id, &s, &et, &err);
-        r.header = header_of(&a, svc, rc, et, &err);
-        if (rc == BS_OK) {
-            r.store = srv_grpc_store_to_pb(&a, &s);
-            r.stats = stats_to_pb(&a, s.id, &s.stats);
-        }
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
+    REQ(Pdpb__GetStoreRequest);
+    RESP(Pdpb__GetStoreResponse);
+    pd_store *st = SRV_GRPC_NEW(c->a, pd_store); /* the response borrows its strings */
+    c->rc = pd_get_store(c->svc->pd, rq->store_id, st, &c->et, &c->err);
+    if (c->rc == BS_OK) {
+        r->store = srv_grpc_store_to_pb(c->a, st);
+        r->stats = stats_to_pb(c->a, st->id, &st->stats);
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    return NET_GRPC_OK;
 }
 
-static int h_put_store(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_put_store(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__PutStoreRequest, pdpb__put_store_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__PutStoreResponse r = PDPB__PUT_STORE_RESPONSE__INIT;
-        pd_store s;
-        bs_err err;
-        bs_err_clear(&err);
-        pd_error_type et = PD_ERR_UNKNOWN;
-        int rc = srv_grpc_store_from_pb(rq->store, &s, &err);
-        if (rc == BS_OK)
-            rc = pd_put_store(svc->pd, &s, &et, &err);
-        r.header = header_of(&a, svc, rc, et, &err);
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    REQ(Pdpb__PutStoreRequest);
+    pd_store st;
+    c->et = PD_ERR_UNKNOWN;
+    c->rc = srv_grpc_store_from_pb(rq->store, &st, &c->err);
+    if (c->rc == BS_OK)
+        c->rc = pd_put_store(c->svc->pd, &st, &c->et, &c->err);
+    return NET_GRPC_OK;
 }
 
-static int h_get_all_stores(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_get_all_stores(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__GetAllStoresRequest, pdpb__get_all_stores_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__GetAllStoresResponse r = PDPB__GET_ALL_STORES_RESPONSE__INIT;
-        pd_store *stores = NULL;
-        size_t n = 0;
-        bs_err err;
-        bs_err_clear(&err);
-        pd_error_type et = PD_ERR_OK;
-        int rc = pd_get_all_stores(svc->pd, rq->exclude_tombstone_stores, &stores, &n, &et, &err);
-        r.header = header_of(&a, svc, rc, et, &err);
-        if (rc == BS_OK) {
-            r.n_stores = n;
-            r.stores = SRV_GRPC_NEWN(&a, Metapb__Store *, n);
-            for (size_t i = 0; i < n; i++)
-                r.stores[i] = srv_grpc_store_to_pb(&a, &stores[i]);
-        }
-        srv_grpc_pack(&r.base, resp);
-        bs_free(stores);
-        srv_grpc_arena_free(&a);
+    REQ(Pdpb__GetAllStoresRequest);
+    RESP(Pdpb__GetAllStoresResponse);
+    pd_store *stores = NULL;
+    size_t n = 0;
+    c->rc =
+        pd_get_all_stores(c->svc->pd, rq->exclude_tombstone_stores, &stores, &n, &c->et, &c->err);
+    if (c->rc == BS_OK) {
+        srv_grpc_pd_defer_fn(c, bs_free, stores); /* the response borrows their strings */
+        r->n_stores = n;
+        r->stores = SRV_GRPC_NEWN(c->a, Metapb__Store *, n);
+        for (size_t i = 0; i < n; i++)
+            r->stores[i] = srv_grpc_store_to_pb(c->a, &stores[i]);
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    return NET_GRPC_OK;
 }
 
-static int h_store_heartbeat(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_store_heartbeat(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__StoreHeartbeatRequest, pdpb__store_heartbeat_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK && !rq->stats) {
+    REQ(Pdpb__StoreHeartbeatRequest);
+    RESP(Pdpb__StoreHeartbeatResponse);
+    if (!rq->stats) {
         /* PD returns this as a plain error, which grpc-go sends as UNKNOWN. */
-        snprintf(msg, cap, "invalid store heartbeat command, stats are missing");
-        st = NET_GRPC_UNKNOWN;
+        snprintf(c->msg, c->cap, "invalid store heartbeat command, stats are missing");
+        return NET_GRPC_UNKNOWN;
     }
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__StoreHeartbeatResponse r = PDPB__STORE_HEARTBEAT_RESPONSE__INIT;
-        pd_store_stats stats;
-        stats_from_pb(rq->stats, &stats);
-        bs_err err;
-        bs_err_clear(&err);
-        pd_error_type et = PD_ERR_OK;
-        pd_node_state ns = PD_NODE_SERVING;
-        int rc = pd_store_heartbeat(svc->pd, rq->stats->store_id, &stats, &ns, &et, &err);
-        r.header = header_of(&a, svc, rc, et, &err);
-        r.cluster_version = svc->cluster_version;
-        if (rc == BS_OK)
-            r.state = (Metapb__NodeState)ns;
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    pd_store_stats stats;
+    stats_from_pb(rq->stats, &stats);
+    pd_node_state ns = PD_NODE_SERVING;
+    c->rc = pd_store_heartbeat(c->svc->pd, rq->stats->store_id, &stats, &ns, &c->et, &c->err);
+    r->cluster_version = c->svc->cluster_version;
+    if (c->rc == BS_OK)
+        r->state = (Metapb__NodeState)ns;
+    return NET_GRPC_OK;
 }
 
 /* ---- regions --------------------------------------------------------------------------- */
 
-/* A GetRegionResponse from a lookup's result (BS_NOTFOUND: OK header, no region). */
-static void region_response(const srv_grpc_pd *svc, int rc, const pd_region_info *ri,
-                            const bs_err *err, bs_buf *resp)
+static void region_info_deinit(void *arg)
 {
-    srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-    Pdpb__GetRegionResponse r = PDPB__GET_REGION_RESPONSE__INIT;
-    r.header = header_of(&a, svc, rc == BS_NOTFOUND ? BS_OK : rc, PD_ERR_OK, err);
+    pd_region_info_deinit(arg);
+}
+
+/* A GetRegionResponse from a lookup into *ri (BS_NOTFOUND: OK header, no region). */
+static int region_reply(srv_grpc_pd_call *c, int rc, const pd_region_info *ri)
+{
+    RESP(Pdpb__GetRegionResponse);
+    c->rc = rc == BS_NOTFOUND ? BS_OK : rc;
     if (rc == BS_OK)
-        srv_grpc_pd_region_parts(&a, ri, &r.region, &r.leader, &r.n_down_peers, &r.down_peers,
-                                 &r.n_pending_peers, &r.pending_peers);
-    srv_grpc_pack(&r.base, resp);
-    srv_grpc_arena_free(&a);
+        srv_grpc_pd_region_parts(c->a, ri, &r->region, &r->leader, &r->n_down_peers, &r->down_peers,
+                                 &r->n_pending_peers, &r->pending_peers);
+    return NET_GRPC_OK;
 }
 
-static int get_region_common(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap,
-                             bool prev)
+static pd_region_info *region_info_new(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__GetRegionRequest, pdpb__get_region_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        pd_region_info ri;
-        pd_region_info_init(&ri);
-        bs_err err;
-        bs_err_clear(&err);
-        int rc = prev ? pd_get_prev_region(svc->pd, srv_grpc_bytes(rq->region_key), &ri, &err)
-                      : pd_get_region(svc->pd, srv_grpc_bytes(rq->region_key), &ri, &err);
-        region_response(svc, rc, &ri, &err, resp);
-        pd_region_info_deinit(&ri);
+    pd_region_info *ri = SRV_GRPC_NEW(c->a, pd_region_info); /* the response borrows it */
+    pd_region_info_init(ri);
+    srv_grpc_pd_defer_fn(c, region_info_deinit, ri);
+    return ri;
+}
+
+static int h_get_region(srv_grpc_pd_call *c)
+{
+    REQ(Pdpb__GetRegionRequest);
+    pd_region_info *ri = region_info_new(c);
+    return region_reply(c, pd_get_region(c->svc->pd, srv_grpc_bytes(rq->region_key), ri, &c->err),
+                        ri);
+}
+
+static int h_get_prev_region(srv_grpc_pd_call *c)
+{
+    REQ(Pdpb__GetRegionRequest);
+    pd_region_info *ri = region_info_new(c);
+    return region_reply(
+        c, pd_get_prev_region(c->svc->pd, srv_grpc_bytes(rq->region_key), ri, &c->err), ri);
+}
+
+static int h_get_region_by_id(srv_grpc_pd_call *c)
+{
+    REQ(Pdpb__GetRegionByIDRequest);
+    pd_region_info *ri = region_info_new(c);
+    return region_reply(c, pd_get_region_by_id(c->svc->pd, rq->region_id, ri, &c->err), ri);
+}
+
+static void region_list_deinit(void *arg)
+{
+    pd_region_list_deinit(arg);
+}
+
+static int h_scan_regions(srv_grpc_pd_call *c)
+{
+    REQ(Pdpb__ScanRegionsRequest);
+    RESP(Pdpb__ScanRegionsResponse);
+    pd_region_list *l = SRV_GRPC_NEW(c->a, pd_region_list); /* the response borrows it */
+    pd_region_list_init(l);
+    srv_grpc_pd_defer_fn(c, region_list_deinit, l);
+    c->rc = pd_scan_regions(c->svc->pd, srv_grpc_bytes(rq->start_key), srv_grpc_bytes(rq->end_key),
+                            rq->limit, l, &c->err);
+    if (c->rc != BS_OK)
+        return NET_GRPC_OK;
+    /* Both the old (region_metas + leaders) and the new (regions) form. */
+    r->n_region_metas = r->n_leaders = r->n_regions = l->n;
+    r->region_metas = SRV_GRPC_NEWN(c->a, Metapb__Region *, l->n);
+    r->leaders = SRV_GRPC_NEWN(c->a, Metapb__Peer *, l->n);
+    r->regions = SRV_GRPC_NEWN(c->a, Pdpb__Region *, l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        Pdpb__Region *pr = SRV_GRPC_NEW(c->a, Pdpb__Region);
+        pdpb__region__init(pr);
+        srv_grpc_pd_region_parts(c->a, &l->v[i], &pr->region, &pr->leader, &pr->n_down_peers,
+                                 &pr->down_peers, &pr->n_pending_peers, &pr->pending_peers);
+        r->regions[i] = pr;
+        r->region_metas[i] = pr->region;
+        r->leaders[i] = pr->leader;
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    return NET_GRPC_OK;
 }
 
-static int h_get_region(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static void split_ids_deinit(void *arg)
 {
-    return get_region_common(arg, req, resp, msg, cap, false);
+    pd_split_ids_deinit(arg);
 }
 
-static int h_get_prev_region(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_ask_batch_split(srv_grpc_pd_call *c)
 {
-    return get_region_common(arg, req, resp, msg, cap, true);
-}
-
-static int h_get_region_by_id(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
-{
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__GetRegionByIDRequest, pdpb__get_region_by_idrequest__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        pd_region_info ri;
-        pd_region_info_init(&ri);
-        bs_err err;
-        bs_err_clear(&err);
-        int rc = pd_get_region_by_id(svc->pd, rq->region_id, &ri, &err);
-        region_response(svc, rc, &ri, &err, resp);
-        pd_region_info_deinit(&ri);
+    REQ(Pdpb__AskBatchSplitRequest);
+    RESP(Pdpb__AskBatchSplitResponse);
+    pd_region *region = SRV_GRPC_NEW(c->a, pd_region);
+    pd_region_init(region);
+    srv_grpc_pd_defer_fn(c, region_deinit, region);
+    pd_split_ids *ids = SRV_GRPC_NEW(c->a, pd_split_ids); /* the response borrows the peer ids */
+    pd_split_ids_init(ids);
+    srv_grpc_pd_defer_fn(c, split_ids_deinit, ids);
+    c->et = PD_ERR_UNKNOWN;
+    c->rc = srv_grpc_region_from_pb(rq->region, region, &c->err);
+    if (c->rc == BS_OK)
+        c->rc = pd_ask_batch_split(c->svc->pd, region, rq->split_count, ids, &c->et, &c->err);
+    if (c->rc != BS_OK)
+        return NET_GRPC_OK;
+    r->n_ids = ids->count;
+    r->ids = SRV_GRPC_NEWN(c->a, Pdpb__SplitID *, ids->count);
+    for (size_t k = 0; k < ids->count; k++) {
+        Pdpb__SplitID *sid = SRV_GRPC_NEW(c->a, Pdpb__SplitID);
+        pdpb__split_id__init(sid);
+        sid->new_region_id = ids->region_ids[k];
+        sid->n_new_peer_ids = ids->peers_per_split;
+        sid->new_peer_ids = &ids->peer_ids[k * ids->peers_per_split];
+        r->ids[k] = sid;
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    return NET_GRPC_OK;
 }
 
-static int h_scan_regions(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_report_batch_split(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__ScanRegionsRequest, pdpb__scan_regions_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__ScanRegionsResponse r = PDPB__SCAN_REGIONS_RESPONSE__INIT;
-        pd_region_list l;
-        pd_region_list_init(&l);
-        bs_err err;
-        bs_err_clear(&err);
-        int rc = pd_scan_regions(svc->pd, srv_grpc_bytes(rq->start_key),
-                                 srv_grpc_bytes(rq->end_key), rq->limit, &l, &err);
-        r.header = header_of(&a, svc, rc, PD_ERR_OK, &err);
-        if (rc == BS_OK) {
-            /* Both the old (region_metas + leaders) and the new (regions) form. */
-            r.n_region_metas = r.n_leaders = r.n_regions = l.n;
-            r.region_metas = SRV_GRPC_NEWN(&a, Metapb__Region *, l.n);
-            r.leaders = SRV_GRPC_NEWN(&a, Metapb__Peer *, l.n);
-            r.regions = SRV_GRPC_NEWN(&a, Pdpb__Region *, l.n);
-            for (size_t i = 0; i < l.n; i++) {
-                Pdpb__Region *pr = SRV_GRPC_NEW(&a, Pdpb__Region);
-                pdpb__region__init(pr);
-                srv_grpc_pd_region_parts(&a, &l.v[i], &pr->region, &pr->leader, &pr->n_down_peers,
-                                         &pr->down_peers, &pr->n_pending_peers, &pr->pending_peers);
-                r.regions[i] = pr;
-                r.region_metas[i] = pr->region;
-                r.leaders[i] = pr->leader;
-            }
-        }
-        srv_grpc_pack(&r.base, resp);
-        pd_region_list_deinit(&l);
-        srv_grpc_arena_free(&a);
+    REQ(Pdpb__ReportBatchSplitRequest);
+    size_t n = rq->n_regions;
+    pd_region *regions = SRV_GRPC_NEWN(c->a, pd_region, n);
+    for (size_t i = 0; i < n; i++) {
+        pd_region_init(&regions[i]);
+        srv_grpc_pd_defer_fn(c, region_deinit, &regions[i]);
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    c->et = PD_ERR_UNKNOWN;
+    for (size_t i = 0; i < n && c->rc == BS_OK; i++)
+        c->rc = srv_grpc_region_from_pb(rq->regions[i], &regions[i], &c->err);
+    if (c->rc == BS_OK)
+        c->rc = pd_report_batch_split(c->svc->pd, regions, n, &c->et, &c->err);
+    return NET_GRPC_OK;
 }
 
-static int h_ask_batch_split(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+/* ---- GC (but GetGCState: SRV_GRPC_PD_BOOTSTRAPPED rows, as PD answers them) ------------ */
+
+static int h_get_gc_safe_point(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__AskBatchSplitRequest, pdpb__ask_batch_split_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__AskBatchSplitResponse r = PDPB__ASK_BATCH_SPLIT_RESPONSE__INIT;
-        pd_region region;
-        pd_region_init(&region);
-        pd_split_ids ids;
-        pd_split_ids_init(&ids);
-        bs_err err;
-        bs_err_clear(&err);
-        pd_error_type et = PD_ERR_UNKNOWN;
-        int rc = srv_grpc_region_from_pb(rq->region, &region, &err);
-        if (rc == BS_OK)
-            rc = pd_ask_batch_split(svc->pd, &region, rq->split_count, &ids, &et, &err);
-        r.header = header_of(&a, svc, rc, et, &err);
-        if (rc == BS_OK) {
-            r.n_ids = ids.count;
-            r.ids = SRV_GRPC_NEWN(&a, Pdpb__SplitID *, ids.count);
-            for (size_t k = 0; k < ids.count; k++) {
-                Pdpb__SplitID *sid = SRV_GRPC_NEW(&a, Pdpb__SplitID);
-                pdpb__split_id__init(sid);
-                sid->new_region_id = ids.region_ids[k];
-                sid->n_new_peer_ids = ids.peers_per_split;
-                sid->new_peer_ids = &ids.peer_ids[k * ids.peers_per_split];
-                r.ids[k] = sid;
-            }
-        }
-        srv_grpc_pack(&r.base, resp);
-        pd_split_ids_deinit(&ids);
-        pd_region_deinit(&region);
-        srv_grpc_arena_free(&a);
+    RESP(Pdpb__GetGCSafePointResponse);
+    r->safe_point = pd_get_gc_safe_point(c->svc->pd);
+    return NET_GRPC_OK;
+}
+
+static int h_update_gc_safe_point(srv_grpc_pd_call *c)
+{
+    REQ(Pdpb__UpdateGCSafePointRequest);
+    RESP(Pdpb__UpdateGCSafePointResponse);
+    c->et = PD_ERR_UNKNOWN;
+    c->rc = pd_update_gc_safe_point(c->svc->pd, rq->safe_point, &r->new_safe_point, &c->err);
+    if (c->rc != BS_OK)
+        r->new_safe_point = 0;
+    return NET_GRPC_OK;
+}
+
+static int h_update_service_gc_safe_point(srv_grpc_pd_call *c)
+{
+    REQ(Pdpb__UpdateServiceGCSafePointRequest);
+    RESP(Pdpb__UpdateServiceGCSafePointResponse);
+    c->et = PD_ERR_UNKNOWN;
+    c->rc = pd_update_service_gc_safe_point(c->svc->pd, srv_grpc_bytes(rq->service_id), rq->ttl,
+                                            rq->safe_point, &r->min_safe_point, &c->err);
+    if (c->rc != BS_OK) {
+        r->min_safe_point = 0;
+        return NET_GRPC_OK;
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
+    r->service_id = rq->service_id;
+    r->ttl = rq->ttl;
+    return NET_GRPC_OK;
 }
 
-static int h_report_batch_split(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
+static int h_get_gc_state(srv_grpc_pd_call *c)
 {
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__ReportBatchSplitRequest, pdpb__report_batch_split_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__ReportBatchSplitResponse r = PDPB__REPORT_BATCH_SPLIT_RESPONSE__INIT;
-        size_t n = rq->n_regions;
-        pd_region *regions = bs_calloc(n ? n : 1, sizeof(pd_region));
-        bs_err err;
-        bs_err_clear(&err);
-        pd_error_type et = PD_ERR_UNKNOWN;
-        int rc = BS_OK;
-        for (size_t i = 0; i < n; i++)
-            pd_region_init(&regions[i]);
-        for (size_t i = 0; i < n && rc == BS_OK; i++)
-            rc = srv_grpc_region_from_pb(rq->regions[i], &regions[i], &err);
-        if (rc == BS_OK)
-            rc = pd_report_batch_split(svc->pd, regions, n, &et, &err);
-        r.header = header_of(&a, svc, rc, et, &err);
-        srv_grpc_pack(&r.base, resp);
-        for (size_t i = 0; i < n; i++)
-            pd_region_deinit(&regions[i]);
-        bs_free(regions);
-        srv_grpc_arena_free(&a);
+    REQ(Pdpb__GetGCStateRequest);
+    RESP(Pdpb__GetGCStateResponse);
+    /* One safe point for the whole cluster: Basalt's PD advances it itself and has no
+     * separate txn safe point or keyspace-level GC (gc_safe_point <= txn_safe_point holds
+     * trivially). The scope is echoed, the null keyspace included. */
+    Pdpb__GCState *gs = SRV_GRPC_NEW(c->a, Pdpb__GCState);
+    pdpb__gcstate__init(gs);
+    gs->keyspace_scope = SRV_GRPC_NEW(c->a, Pdpb__KeyspaceScope);
+    pdpb__keyspace_scope__init(gs->keyspace_scope);
+    if (rq->keyspace_scope)
+        *gs->keyspace_scope = *rq->keyspace_scope;
+    gs->txn_safe_point = gs->gc_safe_point = pd_get_gc_safe_point(c->svc->pd);
+    r->gc_state = gs;
+    return NET_GRPC_OK;
+}
+
+/* ---- the table ------------------------------------------------------------------------- */
+
+static const srv_grpc_pd_method pd_unary[] = {
+#define PDF(m, req, resp, flags, fn)                                                               \
+    {                                                                                              \
+        "/pdpb.PD/" m, &pdpb__##req##__descriptor, &pdpb__##resp##__descriptor, flags, fn          \
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
-}
-
-/* ---- GC -------------------------------------------------------------------------------- */
-
-/* PD answers the GC calls NOT_BOOTSTRAPPED before bootstrap (no raft cluster yet). */
-static bool gc_ready(const srv_grpc_pd *svc, srv_grpc_arena *a, Pdpb__ResponseHeader **h)
-{
-    if (pd_is_bootstrapped(svc->pd)) {
-        *h = srv_grpc_pd_header(a, svc, PD_ERR_OK, NULL);
-        return true;
-    }
-    *h = srv_grpc_pd_header(a, svc, PD_ERR_NOT_BOOTSTRAPPED, "cluster is not bootstrapped");
-    return false;
-}
-
-static int h_get_gc_safe_point(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
-{
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__GetGCSafePointRequest, pdpb__get_gcsafe_point_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__GetGCSafePointResponse r = PDPB__GET_GCSAFE_POINT_RESPONSE__INIT;
-        if (gc_ready(svc, &a, &r.header))
-            r.safe_point = pd_get_gc_safe_point(svc->pd);
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
-}
-
-static int h_update_gc_safe_point(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
-{
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__UpdateGCSafePointRequest, pdpb__update_gcsafe_point_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__UpdateGCSafePointResponse r = PDPB__UPDATE_GCSAFE_POINT_RESPONSE__INIT;
-        if (gc_ready(svc, &a, &r.header)) {
-            bs_err err;
-            bs_err_clear(&err);
-            uint64_t sp = 0;
-            int rc = pd_update_gc_safe_point(svc->pd, rq->safe_point, &sp, &err);
-            r.header = header_of(&a, svc, rc, PD_ERR_UNKNOWN, &err);
-            if (rc == BS_OK)
-                r.new_safe_point = sp;
-        }
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
-}
-
-static int h_update_service_gc_safe_point(void *arg, bs_slice req, bs_buf *resp, char *msg,
-                                          size_t cap)
-{
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__UpdateServiceGCSafePointRequest,
-           pdpb__update_service_gcsafe_point_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__UpdateServiceGCSafePointResponse r = PDPB__UPDATE_SERVICE_GCSAFE_POINT_RESPONSE__INIT;
-        if (gc_ready(svc, &a, &r.header)) {
-            bs_err err;
-            bs_err_clear(&err);
-            uint64_t min_sp = 0;
-            int rc = pd_update_service_gc_safe_point(svc->pd, srv_grpc_bytes(rq->service_id),
-                                                     rq->ttl, rq->safe_point, &min_sp, &err);
-            r.header = header_of(&a, svc, rc, PD_ERR_UNKNOWN, &err);
-            if (rc == BS_OK) {
-                r.service_id = rq->service_id;
-                r.ttl = rq->ttl;
-                r.min_safe_point = min_sp;
-            }
-        }
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
-}
-
-static int h_get_gc_state(void *arg, bs_slice req, bs_buf *resp, char *msg, size_t cap)
-{
-    srv_grpc_pd *svc = arg;
-    UNPACK(Pdpb__GetGCStateRequest, pdpb__get_gcstate_request__descriptor);
-    int st = srv_grpc_pd_check_header(svc, rq->header, msg, cap);
-    if (st == NET_GRPC_OK) {
-        /* One safe point for the whole cluster: Basalt's PD advances it itself and has no
-         * separate txn safe point or keyspace-level GC (gc_safe_point <= txn_safe_point
-         * holds trivially). The scope is echoed, the null keyspace included. */
-        srv_grpc_arena a = SRV_GRPC_ARENA_INIT;
-        Pdpb__GetGCStateResponse r = PDPB__GET_GCSTATE_RESPONSE__INIT;
-        Pdpb__GCState gs = PDPB__GCSTATE__INIT;
-        Pdpb__KeyspaceScope scope = PDPB__KEYSPACE_SCOPE__INIT;
-        if (rq->keyspace_scope)
-            scope = *rq->keyspace_scope;
-        uint64_t sp = pd_get_gc_safe_point(svc->pd);
-        gs.keyspace_scope = &scope;
-        gs.txn_safe_point = sp;
-        gs.gc_safe_point = sp;
-        r.header = srv_grpc_pd_header(&a, svc, PD_ERR_OK, NULL);
-        r.gc_state = &gs;
-        srv_grpc_pack(&r.base, resp);
-        srv_grpc_arena_free(&a);
-    }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
-    return st;
-}
-
-/* ---- registration ---------------------------------------------------------------------- */
-
-srv_grpc_binding *srv_grpc_pd_binding(srv_grpc_pd *svc, srv_grpc_sync_fn fn)
-{
-    BS_ASSERT(svc->n_b < SRV_GRPC_PD_MAX_BINDINGS);
-    srv_grpc_binding *b = &svc->b[svc->n_b++];
-    memset(b, 0, sizeof(*b));
-    b->sync = fn;
-    b->svc = svc;
-    return b;
-}
-
-static const struct {
-    const char *path;
-    srv_grpc_sync_fn fn;
-} pd_unary[] = {
-    {"/pdpb.PD/GetMembers", h_get_members},
-    {"/pdpb.PD/IsBootstrapped", h_is_bootstrapped},
-    {"/pdpb.PD/Bootstrap", h_bootstrap},
-    {"/pdpb.PD/AllocID", h_alloc_id},
-    {"/pdpb.PD/GetClusterConfig", h_get_cluster_config},
-    {"/pdpb.PD/GetStore", h_get_store},
-    {"/pdpb.PD/PutStore", h_put_store},
-    {"/pdpb.PD/GetAllStores", h_get_all_stores},
-    {"/pdpb.PD/StoreHeartbeat", h_store_heartbeat},
-    {"/pdpb.PD/GetRegion", h_get_region},
-    {"/pdpb.PD/GetPrevRegion", h_get_prev_region},
-    {"/pdpb.PD/GetRegionByID", h_get_region_by_id},
-    {"/pdpb.PD/ScanRegions", h_scan_regions},
-    {"/pdpb.PD/AskBatchSplit", h_ask_batch_split},
-    {"/pdpb.PD/ReportBatchSplit", h_report_batch_split},
-    {"/pdpb.PD/GetGCSafePoint", h_get_gc_safe_point},
-    {"/pdpb.PD/UpdateGCSafePoint", h_update_gc_safe_point},
-    {"/pdpb.PD/UpdateServiceGCSafePoint", h_update_service_gc_safe_point},
-    {"/pdpb.PD/GetGCState", h_get_gc_state},
+#define PD(m, req, resp, fn) PDF(m, req, resp, 0, fn)
+#define PD_GC(m, req, resp, fn) PDF(m, req, resp, SRV_GRPC_PD_BOOTSTRAPPED, fn)
+    /* GetMembers skips the cluster id check: clients learn the id from it. */
+    PDF("GetMembers", get_members_request, get_members_response, SRV_GRPC_PD_ANY_CLUSTER_ID,
+        h_get_members),
+    PD("IsBootstrapped", is_bootstrapped_request, is_bootstrapped_response, h_is_bootstrapped),
+    PD("Bootstrap", bootstrap_request, bootstrap_response, h_bootstrap),
+    PD("AllocID", alloc_idrequest, alloc_idresponse, h_alloc_id),
+    PD("GetClusterConfig", get_cluster_config_request, get_cluster_config_response,
+       h_get_cluster_config),
+    PD("GetStore", get_store_request, get_store_response, h_get_store),
+    PD("PutStore", put_store_request, put_store_response, h_put_store),
+    PD("GetAllStores", get_all_stores_request, get_all_stores_response, h_get_all_stores),
+    PD("StoreHeartbeat", store_heartbeat_request, store_heartbeat_response, h_store_heartbeat),
+    PD("GetRegion", get_region_request, get_region_response, h_get_region),
+    PD("GetPrevRegion", get_region_request, get_region_response, h_get_prev_region),
+    PD("GetRegionByID", get_region_by_idrequest, get_region_response, h_get_region_by_id),
+    PD("ScanRegions", scan_regions_request, scan_regions_response, h_scan_regions),
+    PD("AskBatchSplit", ask_batch_split_request, ask_batch_split_response, h_ask_batch_split),
+    PD("ReportBatchSplit", report_batch_split_request, report_batch_split_response,
+       h_report_batch_split),
+    PD_GC("GetGCSafePoint", get_gcsafe_point_request, get_gcsafe_point_response,
+          h_get_gc_safe_point),
+    PD_GC("UpdateGCSafePoint", update_gcsafe_point_request, update_gcsafe_point_response,
+          h_update_gc_safe_point),
+    PD_GC("UpdateServiceGCSafePoint", update_service_gcsafe_point_request,
+          update_service_gcsafe_point_response, h_update_service_gc_safe_point),
+    PD("GetGCState", get_gcstate_request, get_gcstate_response, h_get_gc_state),
+#undef PD_GC
+#undef PD
+#undef PDF
 };
 
 void srv_grpc_pd_options_init(srv_grpc_pd_options *o)
@@ -752,13 +658,14 @@ int srv_grpc_pd_register(net_server *s, pd_core *pd, const srv_grpc_pd_options *
     if (rc == BS_OK)
         rc = set_opt(svc->cluster_version, sizeof svc->cluster_version, opts->cluster_version,
                      "8.5.0", "cluster version", err);
-    for (size_t i = 0; rc == BS_OK && i < sizeof pd_unary / sizeof pd_unary[0]; i++)
-        rc = srv_grpc_add_unary_sync(s, pd_unary[i].path, srv_grpc_pd_binding(svc, pd_unary[i].fn),
-                                     err);
     if (rc == BS_OK)
-        rc = srv_grpc_pd_streams_register(svc, s, err);
+        rc = srv_grpc_pd_add_methods(svc, s, pd_unary, sizeof pd_unary / sizeof pd_unary[0], err);
     if (rc == BS_OK)
-        rc = srv_grpc_meta_register(svc, s, err);
+        rc = srv_grpc_pd_add_methods(svc, s, srv_grpc_pd_stream_methods,
+                                     srv_grpc_pd_stream_method_count, err);
+    if (rc == BS_OK)
+        rc =
+            srv_grpc_pd_add_methods(svc, s, srv_grpc_meta_methods, srv_grpc_meta_method_count, err);
     if (rc == BS_OK)
         rc = srv_grpc_health_register(s, err);
     /* On failure too: methods already registered point at svc, so it must outlive the

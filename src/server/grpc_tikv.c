@@ -92,8 +92,21 @@ void srv_tikv_op_free(srv_tikv_op *op)
     bs_free(op);
 }
 
+static void sink_on_loop(void *arg)
+{
+    srv_tikv_op *op = arg;
+    op->sink(op);
+}
+
+/* Every reply ends here. Sinks touch the call (loop-thread only), so an op finished on a
+ * pool thread goes back to its loop first. */
 static void finish(srv_tikv_op *op)
 {
+    if (op->on_worker) {
+        op->on_worker = false;
+        srv_tikv_op_post(op, sink_on_loop);
+        return;
+    }
     op->sink(op);
 }
 
@@ -369,8 +382,8 @@ static void epoch_regions(srv_tikv_op *op, const cluster_region *cur, cluster_re
 /* A region error of kind k about op->region (refreshed from the store), with the data a
  * client needs: NotLeader's leader, EpochNotMatch's current region, KeyNotInRegion's
  * bounds. Used when only a code is known (a write's asynchronous failure, a ReadIndex). */
-static void reply_kind_reason(srv_tikv_op *op, cluster_region_error_kind k,
-                              const char *message, const char *reason)
+static void reply_kind_reason(srv_tikv_op *op, cluster_region_error_kind k, const char *message,
+                              const char *reason)
 {
     cluster_region_error e;
     cluster_region_error_init(&e);
@@ -397,7 +410,7 @@ static void reply_kind_reason(srv_tikv_op *op, cluster_region_error_kind k,
         bs_buf_set(&e.end_key, cur.end_key.ptr, cur.end_key.len);
     } else if (k == CLUSTER_RERR_SERVER_IS_BUSY) {
         snprintf(e.reason, sizeof e.reason, "%s",
-                 reason && *reason ? reason
+                 reason && *reason     ? reason
                  : message && *message ? message
                                        : "server is busy");
     }
@@ -504,6 +517,31 @@ bool srv_tikv_check_key_in_region(srv_tikv_op *op, bs_slice key, bool inclusive)
     }
     bs_buf_free(&rk);
     return ok;
+}
+
+bool srv_tikv_check_keys_in_region(srv_tikv_op *op, const bs_slice *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!srv_tikv_check_key_in_region(op, keys[i], false))
+            return false;
+    return true;
+}
+
+bs_slice *srv_tikv_slices_of(const ProtobufCBinaryData *v, size_t n)
+{
+    bs_slice *s = bs_calloc(n ? n : 1, sizeof(bs_slice));
+    for (size_t i = 0; i < n; i++)
+        s[i] = srv_grpc_bytes(v[i]);
+    return s;
+}
+
+bs_slice srv_tikv_min_end(bs_slice a, bs_slice b)
+{
+    if (a.len == 0)
+        return b;
+    if (b.len == 0)
+        return a;
+    return bs_slice_cmp(a, b) <= 0 ? a : b;
 }
 
 int srv_tikv_region_raw_bounds(srv_tikv_op *op, bs_buf *start, bs_buf *end)
@@ -620,11 +658,13 @@ void srv_tikv_op_post(srv_tikv_op *op, net_fn fn)
 
 /* ---- reads ------------------------------------------------------------------------------- */
 
+static void serve_read(srv_tikv_op *op);
+
 static void read_index_resume(void *arg)
 {
     srv_tikv_op *op = arg;
     if (op->async_code == BS_OK) {
-        op->cont(op);
+        serve_read(op);
         return;
     }
     cluster_region_error_kind k = kind_of_code(op->async_code);
@@ -687,14 +727,75 @@ static void retry_drop(void *arg)
     srv_tikv_op_free(arg); /* shutdown: its call is gone with the server */
 }
 
-void srv_tikv_read_retry_later(srv_tikv_op *op)
+static void retry_arm(void *arg)
 {
+    srv_tikv_op *op = arg;
     if (++op->busy_retries > MAX_BUSY_RETRIES) {
         reply_kind(op, CLUSTER_RERR_SERVER_IS_BUSY, "key is being written");
         return;
     }
     srv_tikv_timer_start(op->svc, op->loop, op->busy_retries < 20 ? 1 : 5, retry_fire, retry_drop,
                          op);
+}
+
+void srv_tikv_read_retry_later(srv_tikv_op *op)
+{
+    if (op->on_worker) { /* timers are the loop's */
+        op->on_worker = false;
+        srv_tikv_op_post(op, retry_arm);
+        return;
+    }
+    retry_arm(op);
+}
+
+/* ---- long requests on the pool ------------------------------------------------------------ */
+
+static void offload_run(void *arg)
+{
+    srv_tikv_op *op = arg;
+    op->on_worker = true;
+    op->cont(op); /* op may be gone once this returns */
+}
+
+static void offload_drop(void *arg)
+{
+    srv_tikv_op *op = arg; /* never started: the service is stopping */
+    op->status = NET_GRPC_CANCELLED;
+    snprintf(op->status_msg, sizeof op->status_msg, "server shutting down");
+    srv_tikv_op_post(op, sink_on_loop);
+}
+
+/* The command's response has errorpb.Error region_error at field 1 (all but the
+ * store-level calls). */
+static bool has_region_error(const srv_tikv_cmd_def *def)
+{
+    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(def->resp_desc, 1);
+    return fd && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+           fd->descriptor == &errorpb__error__descriptor;
+}
+
+void srv_tikv_offload(srv_tikv_op *op, void (*fn)(srv_tikv_op *op))
+{
+    op->cont = fn;
+    int rc = srv_grpc_pool_submit(op->svc->pool, offload_run, offload_drop, op);
+    if (rc == BS_EBUSY && !has_region_error(op->def)) {
+        /* GetStoreSafeTS: its all-default answer (safe ts 0) is the honest "not now" */
+        bs_buf_reset(&op->resp);
+        finish(op);
+    } else if (rc == BS_EBUSY) {
+        reply_kind_reason(op, CLUSTER_RERR_SERVER_IS_BUSY, "too many long requests queued",
+                          "store read pool is full");
+    } else if (rc != BS_OK)
+        srv_tikv_op_refuse(op, NET_GRPC_CANCELLED, "server shutting down");
+}
+
+/* A read whose Region check passed: here, or on the pool when it may take long. */
+static void serve_read(srv_tikv_op *op)
+{
+    if (op->offload)
+        srv_tikv_offload(op, op->cont);
+    else
+        op->cont(op);
 }
 
 void srv_tikv_read(srv_tikv_op *op, void (*read)(srv_tikv_op *op))
@@ -709,7 +810,7 @@ void srv_tikv_read(srv_tikv_op *op, void (*read)(srv_tikv_op *op))
                                       BS_SLICE_NULL, &rerr, &err);
     if (rc == BS_OK) {
         cluster_region_error_deinit(&rerr);
-        read(op);
+        serve_read(op);
         return;
     }
     if (rc == BS_EBUSY && rerr.kind == CLUSTER_RERR_NONE) {
@@ -797,11 +898,14 @@ int srv_grpc_tikv_register(net_server *s, cluster_store *st, txn_store *txn,
     if (svc->opts.max_key_size == 0)
         svc->opts.max_key_size = 8192;
     atomic_init(&svc->ops_live, 0);
+    if (svc->opts.worker_threads == 0)
+        svc->opts.worker_threads = 2;
     atomic_init(&svc->safe_ts_floor, 0);
     pthread_mutex_init(&svc->orphan_mu, NULL);
     svc->bindings = bs_calloc(srv_tikv_cmd_count(), sizeof(srv_grpc_binding));
     *out = svc; /* on failure too: registered methods point at it (see srv_grpc.h) */
-    int rc = BS_OK;
+    int rc = srv_grpc_pool_new("tikv-read", svc->opts.worker_threads, 64 * svc->opts.worker_threads,
+                               &svc->pool, err);
     for (size_t i = 0; rc == BS_OK && i < srv_tikv_cmd_count(); i++) {
         srv_grpc_binding *b = &svc->bindings[svc->n_bindings++];
         b->async = unary_handler;
@@ -818,10 +922,18 @@ int srv_grpc_tikv_register(net_server *s, cluster_store *st, txn_store *txn,
     return rc;
 }
 
+void srv_grpc_tikv_stop(srv_grpc_tikv *svc)
+{
+    if (svc)
+        srv_grpc_pool_stop(svc->pool);
+}
+
 void srv_grpc_tikv_free(srv_grpc_tikv *svc)
 {
     if (!svc)
         return;
+    /* Normally stopped already, before the store closed; a no-op then. */
+    srv_grpc_tikv_stop(svc);
     /* The loop has stopped: what waits on it never runs. Finish the unary calls of ops that
      * completed too late (the owner of a stopped loop counts as its thread), drop the
      * timers, then the streams. */
@@ -845,6 +957,7 @@ void srv_grpc_tikv_free(srv_grpc_tikv *svc)
     if (live != 0)
         BS_LOG_WARN("gRPC store service freed with requests in flight", "ops=%lld",
                     (long long)live);
+    srv_grpc_pool_free(svc->pool);
     bs_free(svc->bindings);
     bs_free(svc);
 }

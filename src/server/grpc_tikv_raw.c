@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/codec.h"
 #include "common/log.h"
 #include "server/grpc_int.h"
 
@@ -42,14 +43,6 @@ static bool check_key_size(srv_tikv_op *op, const bs_slice *keys, size_t n)
     return true;
 }
 
-static bool keys_in_region(srv_tikv_op *op, const bs_slice *keys, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!srv_tikv_check_key_in_region(op, keys[i], false))
-            return false;
-    return true;
-}
-
 /* Response pairs from txn pairs (borrowed: p must outlive the packing). */
 static Kvrpcpb__KvPair **pairs_to_pb(srv_grpc_arena *a, const txn_pairs *p, bool key_only)
 {
@@ -71,16 +64,6 @@ static bs_slice txn_end(bs_slice end)
     if (end.len && end.ptr[0] != KV_MODE_RAW)
         return BS_SLICE_NULL;
     return end;
-}
-
-/* min(a, b) of two range ends where empty means +inf. */
-static bs_slice min_end(bs_slice a, bs_slice b)
-{
-    if (a.len == 0)
-        return b;
-    if (b.len == 0)
-        return a;
-    return bs_slice_cmp(a, b) <= 0 ? a : b;
 }
 
 /* max(a, b) of two range starts where empty means -inf. */
@@ -122,18 +105,10 @@ static void run_raw_get(srv_tikv_op *op)
 
 /* ---- RawBatchGet -------------------------------------------------------------------------- */
 
-static bs_slice *slices_of(const ProtobufCBinaryData *v, size_t n)
-{
-    bs_slice *s = bs_calloc(n ? n : 1, sizeof(bs_slice));
-    for (size_t i = 0; i < n; i++)
-        s[i] = srv_grpc_bytes(v[i]);
-    return s;
-}
-
 static void read_raw_batch_get(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__RawBatchGetRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
     txn_pairs p;
     txn_pairs_init(&p);
     txn_error e;
@@ -156,12 +131,14 @@ static void read_raw_batch_get(srv_tikv_op *op)
 static void run_raw_batch_get(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__RawBatchGetRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
     bool go = srv_tikv_check_keys(op, keys, rq->n_keys) && srv_tikv_check_cf(op, rq->cf) &&
-              srv_tikv_check_context(op) && keys_in_region(op, keys, rq->n_keys);
+              srv_tikv_check_context(op) && srv_tikv_check_keys_in_region(op, keys, rq->n_keys);
     bs_free(keys);
-    if (go)
+    if (go) { /* (a failed check has finished and freed op) */
+        op->offload = rq->n_keys > SRV_TIKV_INLINE_KEYS;
         srv_tikv_read(op, read_raw_batch_get);
+    }
 }
 
 /* ---- writes without a payload in the reply ------------------------------------------------ */
@@ -206,7 +183,7 @@ static void run_raw_batch_put(srv_tikv_op *op)
         srv_tikv_op_reply_error(op, "The length of ttls does not equal to the length of pairs");
         go = false;
     }
-    go = go && srv_tikv_check_context(op) && keys_in_region(op, keys, n);
+    go = go && srv_tikv_check_context(op) && srv_tikv_check_keys_in_region(op, keys, n);
     if (go) {
         op->cont = reply_empty_ok;
         if (n == 0)
@@ -234,10 +211,10 @@ static void run_raw_delete(srv_tikv_op *op)
 static void run_raw_batch_delete(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__RawBatchDeleteRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
     bool go = srv_tikv_check_keys(op, keys, rq->n_keys) && srv_tikv_check_cf(op, rq->cf) &&
               check_key_size(op, keys, rq->n_keys) && srv_tikv_check_context(op) &&
-              keys_in_region(op, keys, rq->n_keys);
+              srv_tikv_check_keys_in_region(op, keys, rq->n_keys);
     if (go) {
         op->cont = reply_empty_ok;
         if (rq->n_keys == 0)
@@ -280,7 +257,7 @@ static int scan_clipped(srv_tikv_op *op, bs_slice start, bs_slice end, bool reve
     txn_scan_req q;
     memset(&q, 0, sizeof q);
     q.start = start;
-    q.end = reverse ? max_start(end, rs) : txn_end(min_end(end, re));
+    q.end = reverse ? max_start(end, rs) : txn_end(srv_tikv_min_end(end, re));
     q.limit = limit;
     q.key_only = key_only;
     q.reverse = reverse;
@@ -340,6 +317,7 @@ static void run_raw_scan(srv_tikv_op *op)
         reply_pairs(op, &none, false, false);
         return;
     }
+    op->offload = rq->limit > SRV_TIKV_INLINE_KEYS;
     srv_tikv_read(op, read_raw_scan);
 }
 
@@ -415,6 +393,7 @@ static void run_raw_batch_scan(srv_tikv_op *op)
         reply_pairs(op, &none, false, true);
         return;
     }
+    op->offload = (uint64_t)rq->each_limit * n > SRV_TIKV_INLINE_KEYS;
     srv_tikv_read(op, read_raw_batch_scan);
 }
 
@@ -491,8 +470,8 @@ static void read_raw_checksum(srv_tikv_op *op)
         txn_scan_req *ranges = bs_calloc(n ? n : 1, sizeof(txn_scan_req));
         for (size_t i = 0; i < n; i++) {
             ranges[i].start = srv_grpc_bytes(rq->ranges[i]->start_key);
-            ranges[i].end =
-                txn_end(min_end(srv_grpc_bytes(rq->ranges[i]->end_key), bs_buf_slice(&re)));
+            ranges[i].end = txn_end(
+                srv_tikv_min_end(srv_grpc_bytes(rq->ranges[i]->end_key), bs_buf_slice(&re)));
         }
         txn_checksum sum;
         memset(&sum, 0, sizeof sum);
@@ -535,19 +514,69 @@ static void run_raw_checksum(srv_tikv_op *op)
         go = srv_tikv_check_key_in_region(op, s[i], false);
     bs_free(s);
     bs_free(e);
-    if (go)
+    if (go) {
+        op->offload = true; /* reads every key of its ranges */
         srv_tikv_read(op, read_raw_checksum);
+    }
 }
 
 /* ---- store-level calls ------------------------------------------------------------------ */
 
-/* The safe ts of key_range (API v2 keys; empty bounds = unbounded): a fresh TSO capped
+/* GetStoreSafeTS, as TiKV answers it: the minimum safe ts over the Regions this store
+ * leads that overlap key_range (API v2 keys; empty bounds = unbounded), 0 when it leads
+ * none there. A Region's safe ts covers all of the Region, not only the part of it the
+ * range asked about, so each is computed over the Region's own bounds: a fresh TSO capped
  * below every write still pending there (txn_store_safe_ts says why that is honest).
- * Answers never go below the last whole-store answer, which is safe for every range, so a
- * moment when a write is still choosing its ts (BS_EBUSY) repeats that answer instead of
- * dropping to 0. Without a PD to take a TSO from, 0: no stale read is safe. Failures are
- * answered 0 too and logged: client-go only logs this call's errors anyway. */
-static void run_get_store_safe_ts(srv_tikv_op *op)
+ *
+ * Answers never go below the last whole-key-space answer, which was safe for every range
+ * and stays so (nothing can appear at or below a safe ts later), so a moment when a write
+ * is still choosing its ts (BS_EBUSY) repeats that answer instead of dropping to 0.
+ * Without a PD to take a TSO from, 0: no stale read is safe. Failures are answered with the
+ * floor too and logged: client-go only logs this call's errors anyway.
+ *
+ * Runs on the pool: the TSO may wait for PD to persist its window, and each Region costs a
+ * scan of its CF lock. Regions are walked left to right by their bounds; a key with no
+ * local Region ends the walk (standalone stores hold every Region). */
+typedef struct safe_ts_walk {
+    int rc;       /* BS_OK, or the first failure (BS_EBUSY: a write choosing its ts) */
+    size_t led;   /* overlapping Regions led here */
+    bool all_led; /* every Region met is led here, with no gap */
+    uint64_t min; /* of their safe ts */
+} safe_ts_walk;
+
+/* Adds Region r to w: its safe ts when it is led here. */
+static void safe_ts_region(srv_tikv_op *op, const cluster_region *r, uint64_t fresh,
+                           safe_ts_walk *w, bs_err *err)
+{
+    cluster_peer_status ps;
+    if (cluster_store_peer_status(op->svc->store, r->id, &ps) != BS_OK || !ps.is_leader) {
+        w->all_led = false;
+        return;
+    }
+    bs_buf rs = BS_BUF_INIT, re = BS_BUF_INIT;
+    bs_slice s = bs_buf_slice(&r->start_key), e = bs_buf_slice(&r->end_key);
+    uint64_t safe = 0;
+    int rc = BS_OK;
+    if ((s.len && bs_mce_read(&s, &rs) != BS_OK) || (e.len && bs_mce_read(&e, &re) != BS_OK))
+        rc = bs_err_setf(err, BS_ECORRUPT,
+                         "region %" PRIu64 " has a bound that is not "
+                         "memcomparable",
+                         r->id);
+    if (rc == BS_OK)
+        rc = txn_store_safe_ts(op->svc->txn, fresh, bs_buf_slice(&rs), bs_buf_slice(&re), &safe,
+                               err);
+    if (rc == BS_OK) {
+        w->led++;
+        if (safe < w->min)
+            w->min = safe;
+    } else if (w->rc == BS_OK) {
+        w->rc = rc;
+    }
+    bs_buf_free(&rs);
+    bs_buf_free(&re);
+}
+
+static void serve_get_store_safe_ts(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__StoreSafeTSRequest);
     srv_grpc_tikv *svc = op->svc;
@@ -556,27 +585,59 @@ static void run_get_store_safe_ts(srv_tikv_op *op)
         start = srv_grpc_bytes(rq->key_range->start_key);
         end = srv_grpc_bytes(rq->key_range->end_key);
     }
-    bool whole = start.len == 0 && end.len == 0;
-    uint64_t floor = atomic_load(&svc->safe_ts_floor), fresh = 0, safe = 0;
-    Kvrpcpb__StoreSafeTSResponse r = KVRPCPB__STORE_SAFE_TSRESPONSE__INIT;
+    uint64_t floor = atomic_load(&svc->safe_ts_floor), fresh = 0;
+    safe_ts_walk w = {BS_OK, 0, true, UINT64_MAX};
     bs_err err;
     bs_err_clear(&err);
-    if (!svc->opts.pd) {
+    int rc = pd_tso_alloc(svc->opts.pd, 1, &fresh, &err);
+    bs_buf at = BS_BUF_INIT, stop = BS_BUF_INIT; /* region keys */
+    if (start.len)
+        kv_region_key_append(&at, start);
+    if (end.len)
+        kv_region_key_append(&stop, end);
+    cluster_region r;
+    pd_region_init(&r);
+    while (rc == BS_OK) {
+        if (cluster_store_region_by_key(svc->store, bs_buf_slice(&at), &r) != BS_OK) {
+            w.all_led = false; /* a gap: no local Region there */
+            break;
+        }
+        safe_ts_region(op, &r, fresh, &w, &err);
+        bs_slice re = bs_buf_slice(&r.end_key);
+        if (re.len == 0 || (stop.len && bs_slice_cmp(re, bs_buf_slice(&stop)) >= 0))
+            break;
+        bs_buf_set(&at, re.ptr, re.len);
+    }
+    pd_region_deinit(&r);
+    bs_buf_free(&at);
+    bs_buf_free(&stop);
+    if (rc == BS_OK)
+        rc = w.rc;
+    uint64_t safe = 0;
+    if (rc == BS_OK && w.led > 0)
+        safe = w.min > floor ? w.min : floor;
+    else if (rc != BS_OK)
+        safe = floor;
+    if (rc != BS_OK && rc != BS_EBUSY)
+        BS_LOG_WARN("get store safe ts failed", "err=\"%s\"", err.msg);
+    /* A whole-key-space answer from Regions all led here raises the floor (atomic max:
+     * several workers never lower it). */
+    if (rc == BS_OK && w.all_led && w.led > 0 && start.len == 0 && end.len == 0)
+        while (floor < safe && !atomic_compare_exchange_weak(&svc->safe_ts_floor, &floor, safe))
+            ;
+    Kvrpcpb__StoreSafeTSResponse resp = KVRPCPB__STORE_SAFE_TSRESPONSE__INIT;
+    resp.safe_ts = safe;
+    srv_tikv_op_reply(op, &resp.base);
+}
+
+static void run_get_store_safe_ts(srv_tikv_op *op)
+{
+    if (!op->svc->opts.pd) {
+        Kvrpcpb__StoreSafeTSResponse r = KVRPCPB__STORE_SAFE_TSRESPONSE__INIT;
         srv_tikv_op_reply(op, &r.base);
         return;
     }
-    int rc = pd_tso_alloc(svc->opts.pd, 1, &fresh, &err);
-    if (rc == BS_OK)
-        rc = txn_store_safe_ts(svc->txn, fresh, start, end, &safe, &err);
-    if (rc != BS_OK && rc != BS_EBUSY)
-        BS_LOG_WARN("get store safe ts failed", "err=\"%s\"", err.msg);
-    if (rc != BS_OK || safe < floor)
-        safe = floor;
-    if (whole) /* raise the floor (atomic max: several loops never lower it) */
-        while (floor < safe && !atomic_compare_exchange_weak(&svc->safe_ts_floor, &floor, safe))
-            ;
-    r.safe_ts = safe;
-    srv_tikv_op_reply(op, &r.base);
+    srv_tikv_offload(op, serve_get_store_safe_ts);
 }
 
 static _Atomic uint64_t feedback_seq;
@@ -598,7 +659,7 @@ const srv_tikv_cmd_def srv_tikv_raw_cmds[] = {
 #define RAW(m, no, req, resp, kind, place, run)                                                    \
     {                                                                                              \
         m, no, &kvrpcpb__##req##__descriptor, &kvrpcpb__##resp##__descriptor, kind, false,         \
-            SRV_TIKV_ERR_##place, 2, run                                                               \
+            SRV_TIKV_ERR_##place, 2, run                                                           \
     }
     RAW("RawGet", 13, raw_get_request, raw_get_response, "raw_get", STRING, run_raw_get),
     RAW("RawBatchGet", 14, raw_batch_get_request, raw_batch_get_response, "raw_batch_get", KVPAIR,

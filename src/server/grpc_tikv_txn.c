@@ -139,14 +139,6 @@ static Kvrpcpb__LockInfo **lock_infos_pb(srv_grpc_arena *a, const txn_lock_infos
     return v;
 }
 
-static bs_slice *slices_of(const ProtobufCBinaryData *v, size_t n)
-{
-    bs_slice *s = bs_calloc(n ? n : 1, sizeof(bs_slice));
-    for (size_t i = 0; i < n; i++)
-        s[i] = srv_grpc_bytes(v[i]);
-    return s;
-}
-
 static void read_opts(const srv_tikv_op *op, uint64_t version, txn_read_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -159,14 +151,6 @@ static void read_opts(const srv_tikv_op *op, uint64_t version, txn_read_opts *o)
     }
 }
 
-static bool keys_in_region(srv_tikv_op *op, const bs_slice *keys, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!srv_tikv_check_key_in_region(op, keys[i], false))
-            return false;
-    return true;
-}
-
 /* A range end as txn/ takes it: an end past the start's mode ("y" for 'x' keys) is the end
  * of the mode's key space, which txn/ spells as empty. */
 static bs_slice mode_end(bs_slice start, bs_slice end)
@@ -174,15 +158,6 @@ static bs_slice mode_end(bs_slice start, bs_slice end)
     if (end.len && start.len && end.ptr[0] != start.ptr[0])
         return BS_SLICE_NULL;
     return end;
-}
-
-static bs_slice min_end(bs_slice a, bs_slice b)
-{
-    if (a.len == 0)
-        return b;
-    if (b.len == 0)
-        return a;
-    return bs_slice_cmp(a, b) <= 0 ? a : b;
 }
 
 /* ---- KvGet ------------------------------------------------------------------------------ */
@@ -231,7 +206,7 @@ static void run_get(srv_tikv_op *op)
 static void read_batch_get(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__BatchGetRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
     txn_read_opts o;
     read_opts(op, rq->version, &o);
     txn_kv_pairs p;
@@ -256,12 +231,14 @@ static void read_batch_get(srv_tikv_op *op)
 static void run_batch_get(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__BatchGetRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
     bool go = srv_tikv_check_keys(op, keys, rq->n_keys) && srv_tikv_check_context(op) &&
-              keys_in_region(op, keys, rq->n_keys);
+              srv_tikv_check_keys_in_region(op, keys, rq->n_keys);
     bs_free(keys);
-    if (go)
+    if (go) { /* (a failed check has finished and freed op) */
+        op->offload = rq->n_keys > SRV_TIKV_INLINE_KEYS;
         srv_tikv_read(op, read_batch_get);
+    }
 }
 
 /* ---- KvScan ----------------------------------------------------------------------------- */
@@ -280,7 +257,7 @@ static void read_scan(srv_tikv_op *op)
         if (rq->reverse) /* [max(end, Region start), start) descending */
             q.end = bs_slice_cmp(end, bs_buf_slice(&rs)) >= 0 ? end : bs_buf_slice(&rs);
         else
-            q.end = mode_end(start, min_end(end, bs_buf_slice(&re)));
+            q.end = mode_end(start, srv_tikv_min_end(end, bs_buf_slice(&re)));
         q.limit = rq->limit;
         q.key_only = rq->key_only;
         q.reverse = rq->reverse;
@@ -316,6 +293,7 @@ static void run_scan(srv_tikv_op *op)
         srv_tikv_op_reply(op, &r.base);
         return;
     }
+    op->offload = rq->limit > SRV_TIKV_INLINE_KEYS;
     srv_tikv_read(op, read_scan);
 }
 
@@ -330,7 +308,7 @@ static void read_scan_lock(srv_tikv_op *op)
     if (srv_tikv_region_raw_bounds(op, &rs, &re) == BS_OK) {
         txn_error e;
         txn_error_clear(&e);
-        bs_slice end = min_end(srv_grpc_bytes(rq->end_key), bs_buf_slice(&re));
+        bs_slice end = srv_tikv_min_end(srv_grpc_bytes(rq->end_key), bs_buf_slice(&re));
         int rc = txn_kv_scan_lock(op->svc->txn, rq->max_version, srv_grpc_bytes(rq->start_key), end,
                                   rq->limit, &l, &e);
         if (rc != BS_OK) {
@@ -353,6 +331,8 @@ static void run_scan_lock(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__ScanLockRequest);
     bs_slice start = srv_grpc_bytes(rq->start_key), end = srv_grpc_bytes(rq->end_key);
+    /* limit 0 is unbounded; and locks above max_version are skipped without counting */
+    op->offload = rq->limit == 0 || rq->limit > SRV_TIKV_INLINE_KEYS;
     if (srv_tikv_check_ranges(op, &start, &end, 1) && srv_tikv_check_context(op) &&
         srv_tikv_check_key_in_region(op, start, false))
         srv_tikv_read(op, read_scan_lock);
@@ -492,7 +472,7 @@ static void run_prewrite(srv_tikv_op *op)
         srv_tikv_op_reply_error(op, t);
         go = false;
     }
-    go = go && srv_tikv_check_context(op) && keys_in_region(op, keys, n);
+    go = go && srv_tikv_check_context(op) && srv_tikv_check_keys_in_region(op, keys, n);
     if (go) {
         start_write(op, pack_prewrite);
         txn_kv_prewrite(op->svc->txn, &q, kv_done, op); /* copies the request */
@@ -517,9 +497,9 @@ static void pack_commit(srv_tikv_op *op, const txn_kv_result *res, bs_buf *out)
 static void run_commit(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__CommitRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
     if (srv_tikv_check_keys(op, keys, rq->n_keys) && srv_tikv_check_context(op) &&
-        keys_in_region(op, keys, rq->n_keys)) {
+        srv_tikv_check_keys_in_region(op, keys, rq->n_keys)) {
         start_write(op, pack_commit);
         txn_kv_commit(op->svc->txn, keys, rq->n_keys, rq->start_version, rq->commit_version,
                       kv_done, op);
@@ -539,9 +519,9 @@ static void pack_batch_rollback(srv_tikv_op *op, const txn_kv_result *res, bs_bu
 static void run_batch_rollback(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__BatchRollbackRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
     if (srv_tikv_check_keys(op, keys, rq->n_keys) && srv_tikv_check_context(op) &&
-        keys_in_region(op, keys, rq->n_keys)) {
+        srv_tikv_check_keys_in_region(op, keys, rq->n_keys)) {
         start_write(op, pack_batch_rollback);
         txn_kv_batch_rollback(op->svc->txn, keys, rq->n_keys, rq->start_version, kv_done, op);
     }
@@ -621,9 +601,9 @@ static void pack_check_secondary_locks(srv_tikv_op *op, const txn_kv_result *res
 static void run_check_secondary_locks(srv_tikv_op *op)
 {
     REQ(Kvrpcpb__CheckSecondaryLocksRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
     if (srv_tikv_check_keys(op, keys, rq->n_keys) && srv_tikv_check_context(op) &&
-        keys_in_region(op, keys, rq->n_keys)) {
+        srv_tikv_check_keys_in_region(op, keys, rq->n_keys)) {
         start_write(op, pack_check_secondary_locks);
         txn_kv_check_secondary_locks(op->svc->txn, keys, rq->n_keys, rq->start_version, kv_done,
                                      op);
@@ -664,10 +644,12 @@ static void pack_resolve_lock(srv_tikv_op *op, const txn_kv_result *res, bs_buf 
     srv_grpc_arena_free(&a);
 }
 
-static void run_resolve_lock(srv_tikv_op *op)
+/* Starts the command over keys, or (none) over [start, end). Builds everything from the
+ * request; txn_kv_resolve_lock copies what it keeps. */
+static void start_resolve(srv_tikv_op *op, const bs_slice *keys, size_t n_keys, bs_slice start,
+                          bs_slice end)
 {
     REQ(Kvrpcpb__ResolveLockRequest);
-    bs_slice *keys = slices_of(rq->keys, rq->n_keys);
     size_t nt = rq->n_txn_infos ? rq->n_txn_infos : 1;
     txn_resolve_txn *txns = bs_calloc(nt, sizeof(txn_resolve_txn));
     if (rq->n_txn_infos) { /* txn_infos replaces start/commit_version (PROTOCOL.md §2.3) */
@@ -679,27 +661,44 @@ static void run_resolve_lock(srv_tikv_op *op)
         txns[0].start_ts = rq->start_version;
         txns[0].commit_ts = rq->commit_version;
     }
+    txn_resolve_lock_req q;
+    memset(&q, 0, sizeof q);
+    q.txns = txns;
+    q.n_txns = nt;
+    q.keys = keys;
+    q.n_keys = n_keys;
+    q.start = start;
+    q.end = end;
+    start_write(op, pack_resolve_lock);
+    txn_kv_resolve_lock(op->svc->txn, &q, kv_done, op); /* op may be gone on return */
+    bs_free(txns);
+}
+
+/* Without keys the whole Region is scanned for the txns' locks (its first batch right
+ * here, on a pool thread: a Region may hold many locks of other txns to skip). */
+static void resolve_region(srv_tikv_op *op)
+{
     bs_buf rs = BS_BUF_INIT, re = BS_BUF_INIT;
-    bool go = srv_tikv_check_keys(op, keys, rq->n_keys) && srv_tikv_check_context(op) &&
-              keys_in_region(op, keys, rq->n_keys);
-    /* Without keys the whole Region is scanned for the txns' locks. */
-    if (go && rq->n_keys == 0 && srv_tikv_region_raw_bounds(op, &rs, &re) != BS_OK)
-        go = false;
-    if (go) {
-        txn_resolve_lock_req q;
-        memset(&q, 0, sizeof q);
-        q.txns = txns;
-        q.n_txns = nt;
-        q.keys = keys;
-        q.n_keys = rq->n_keys;
-        q.start = bs_buf_slice(&rs);
-        q.end = bs_buf_slice(&re);
-        start_write(op, pack_resolve_lock);
-        txn_kv_resolve_lock(op->svc->txn, &q, kv_done, op);
+    if (srv_tikv_region_raw_bounds(op, &rs, &re) == BS_OK) {
+        op->on_worker = false; /* from here on kv_done posts the outcome to the loop */
+        start_resolve(op, NULL, 0, bs_buf_slice(&rs), bs_buf_slice(&re));
     }
     bs_buf_free(&rs);
     bs_buf_free(&re);
-    bs_free(txns);
+}
+
+static void run_resolve_lock(srv_tikv_op *op)
+{
+    REQ(Kvrpcpb__ResolveLockRequest);
+    bs_slice *keys = srv_tikv_slices_of(rq->keys, rq->n_keys);
+    size_t n = rq->n_keys;
+    if (srv_tikv_check_keys(op, keys, n) && srv_tikv_check_context(op) &&
+        srv_tikv_check_keys_in_region(op, keys, n)) {
+        if (n)
+            start_resolve(op, keys, n, BS_SLICE_NULL, BS_SLICE_NULL);
+        else
+            srv_tikv_offload(op, resolve_region);
+    }
     bs_free(keys);
 }
 

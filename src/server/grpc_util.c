@@ -237,7 +237,7 @@ static void unary_sync_half_close(net_call *call, void *arg)
     if (!unary_take(call, &req))
         return;
     char msg[BS_ERR_MSG_MAX] = "";
-    int st = b->sync(b->svc, bs_buf_slice(&req), &resp, msg, sizeof msg);
+    int st = b->sync(b, bs_buf_slice(&req), &resp, msg, sizeof msg);
     if (st == NET_GRPC_OK)
         (void)net_call_send(call, resp.ptr, resp.len); /* BS_ESTATE: the peer left */
     net_call_finish(call, st == SRV_GRPC_NO_REPLY ? NET_GRPC_OK : st,
@@ -288,7 +288,7 @@ static void stream_message(net_call *call, bs_slice msg, void *arg)
     srv_grpc_binding *b = arg;
     bs_buf resp = BS_BUF_INIT;
     char emsg[BS_ERR_MSG_MAX] = "";
-    int st = b->sync(b->svc, msg, &resp, emsg, sizeof emsg);
+    int st = b->sync(b, msg, &resp, emsg, sizeof emsg);
     if (st == NET_GRPC_OK)
         (void)net_call_send(call, resp.ptr, resp.len);
     else if (st != SRV_GRPC_NO_REPLY)

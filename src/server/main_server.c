@@ -400,12 +400,14 @@ static void server_stop(server *s)
     s->resp = NULL;
     client_free(s->client);
     s->client = NULL;
-    /* srv_grpc.h's order: servers, their loops, the store, the services, the loops. */
+    /* srv_grpc.h's order: servers, their loops, the store service's workers, the store, the
+     * services, the loops. */
     net_server_free(s->grpc_server);
     net_server_free(s->pd_server);
     s->grpc_server = s->pd_server = NULL;
     stop_loop(s->grpc_loop);
     stop_loop(s->pd_loop);
+    srv_grpc_tikv_stop(s->tikv_svc); /* its workers read the store */
     srv_node_close(s->node);
     s->node = NULL;
     srv_grpc_tikv_free(s->tikv_svc);

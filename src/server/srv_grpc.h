@@ -20,19 +20,24 @@
  * wrong PD cluster id (FAILED_PRECONDITION "mismatch cluster id, need X but got Y"), a wrong
  * kvrpcpb.Context.cluster_id (INVALID_ARGUMENT).
  *
- * Threads. Every handler runs on the loop thread of the server it is registered on. PD
+ * Threads. Every handler starts on the loop thread of the server it is registered on. PD
  * handlers are synchronous (pd_core is thread-safe; a call that persists PD state waits for
- * PD's meta store on that thread, so give the PD server a loop of its own). Store reads run
- * on the loop thread (a lease read, or after an asynchronous ReadIndex); store writes are
- * handed to txn_store and complete from its callback, which posts back to the call's loop
- * (net_loop_post), so the loop never waits for Raft.
+ * PD's meta store on that thread, so give the PD server a loop of its own). Store point
+ * reads and short scans (at most 256 keys) run on the loop thread (a lease read, or after
+ * an asynchronous ReadIndex); longer or unbounded reads (RawScan, RawBatchScan, RawBatchGet,
+ * KvScan, KvBatchGet and KvScanLock past that bound, RawChecksum, a KvResolveLock without
+ * keys, GetStoreSafeTS with its TSO and lock scans) run on the store service's own worker
+ * threads and post their reply back to the call's loop. Store writes are handed to
+ * txn_store and complete from its callback, which posts back too (net_loop_post), so the
+ * loop never waits for Raft, for the disk beyond a point read, or for a long scan.
  *
  * Lifetime. A service object borrows everything it is given. Shut down in this order: stop
  * serving (net_server_free, or net_server_shutdown then free), stop the server's loop
- * (net_loop_stop: closures already posted run first), close the store and free the txn store
- * (their callbacks have all run afterwards), free the service objects (on the thread that
- * owns the loop: a request that completed after the loop stopped has its call finished
- * there), and only then free the loop. */
+ * (net_loop_stop: closures already posted run first), stop the store service's workers
+ * (srv_grpc_tikv_stop: they read the store), close the store and free the txn store (their
+ * callbacks have all run afterwards), free the service objects (on the thread that owns the
+ * loop: a request that completed after the loop stopped has its call finished there), and
+ * only then free the loop. */
 #ifndef BASALT_SERVER_SRV_GRPC_H
 #define BASALT_SERVER_SRV_GRPC_H
 
@@ -99,6 +104,9 @@ typedef struct srv_grpc_tikv_options {
      * round). Borrowed; must outlive the service. NULL: GetStoreSafeTS answers 0, the
      * conservative "no stale read is safe". */
     pd_core *pd;
+    /* Worker threads for long reads (see "Threads"); 0 = 2. Their queue holds 64 jobs per
+     * thread; past that a long read is answered ServerIsBusy, which clients retry. */
+    size_t worker_threads;
 } srv_grpc_tikv_options;
 
 /* Fills the defaults above. */
@@ -136,13 +144,21 @@ typedef struct srv_grpc_tikv srv_grpc_tikv;
  *
  * s, st, txn: borrowed; must outlive the returned object (see "Lifetime" above).
  * opts: copied; NULL = defaults. Returns BS_OK and *out (caller owns; srv_grpc_tikv_free),
- * or net_server_add_method's error, with *out set as for srv_grpc_pd_register. Any thread;
- * not concurrently with other calls on s. */
+ * BS_EINTERNAL when the worker threads cannot start, or net_server_add_method's error, with
+ * *out set as for srv_grpc_pd_register. Any thread; not concurrently with other calls on
+ * s. */
 int srv_grpc_tikv_register(net_server *s, cluster_store *st, txn_store *txn,
                            const srv_grpc_tikv_options *opts, srv_grpc_tikv **out, bs_err *err);
 
-/* Frees the service (see "Lifetime": after the server is freed, its loop stopped and the
- * store closed; before the loop is freed; on the loop's owner thread). Calls of requests
+/* Stops the worker threads (see "Lifetime": after the server's loop stopped, before the
+ * store closes): a long read running on one completes (its reply is kept for
+ * srv_grpc_tikv_free), queued ones never start and end CANCELLED. Blocks while a running read
+ * finishes. Idempotent; srv_grpc_tikv_free calls it too. NULL ok. Any thread. */
+void srv_grpc_tikv_stop(srv_grpc_tikv *svc);
+
+/* Frees the service (see "Lifetime": after the server is freed, its loop stopped, the
+ * workers stopped and the store closed; before the loop is freed; on the loop's owner
+ * thread). Calls of requests
  * that completed after the loop stopped are finished CANCELLED here, requests still parked
  * on the loop (a delayed BatchCommands Empty, a read waiting for a write to apply) are
  * dropped. NULL ok. */

@@ -272,13 +272,15 @@ kv_engine *txn_store_engine(txn_store *s);     /* borrowed: the configured engin
 
 /* Safe ts of the keys [start, end) of store s (API v2 keys, borrowed; end empty =
  * unbounded), for stale reads (safe_ts.c): a timestamp at or below which no new version can
- * appear there. fresh_ts must be a timestamp PD has issued (a TSO taken now): it raises
- * max_ts, so every raw write and one-phase commit chosen afterwards lands above it, and a
- * two-phase commit not yet prewritten gets a commit_ts from PD above it. *out is then
- * fresh_ts, capped below the ts of every write pending in the in-memory lock table and the
- * start_ts of every Percolator lock in range. Returns BS_OK; BS_EBUSY when a write in range
- * is still choosing its ts (its ts is unknown: ask again, keep the previous answer); or a
- * storage error (err set). Any thread. */
+ * appear there. fresh_ts must be a timestamp PD has issued (a TSO taken now). The bound is
+ * the next ts of the causal source (consumed; fresh_ts when lower or when the source lags
+ * it by over a second): max_ts is raised to it, so every raw write and one-phase commit
+ * chosen afterwards lands above it without leaving its causal batch, and a two-phase
+ * commit not yet prewritten gets a commit_ts from PD above it. *out is then that bound,
+ * capped below the ts of every write pending in the in-memory lock table and the start_ts
+ * of every Percolator lock in range. Returns BS_OK; BS_EBUSY when a write in range is still
+ * choosing its ts, or the causal source has no ts to give (ask again, keep the previous
+ * answer); or a storage error (err set). Any thread. */
 int txn_store_safe_ts(txn_store *s, uint64_t fresh_ts, bs_slice start, bs_slice end, uint64_t *out,
                       bs_err *err);
 

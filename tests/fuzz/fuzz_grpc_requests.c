@@ -271,7 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         bs_buf_append_slice(&req, msg);
         char emsg[BS_ERR_MSG_MAX] = "";
-        (void)b->sync(b->svc, bs_buf_slice(&req), &resp, emsg, sizeof emsg);
+        (void)b->sync(b, bs_buf_slice(&req), &resp, emsg, sizeof emsg);
         bs_buf_free(&req);
         bs_buf_free(&hdr);
         bs_buf_free(&resp);

@@ -107,8 +107,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             bs_log_set_level(lv);
-        }
-        else {
+        } else {
             fprintf(stderr, "usage: grpc_host --dir DIR [--max-seconds N] [--log-level LEVEL]\n");
             return 2;
         }
@@ -212,10 +211,12 @@ int main(int argc, char **argv)
     if (sig < 0)
         fprintf(stderr, "grpc_host: --max-seconds reached, shutting down\n");
 
-    /* srv_grpc.h's order: stop serving, stop the loop, close the store, then the services. */
+    /* srv_grpc.h's order: stop serving, stop the loop, the store service's workers, close the
+     * store, then the services. */
     net_server_free(pd_srv);
     net_server_free(kv_srv);
     net_loop_stop(loop);
+    srv_grpc_tikv_stop(kv_svc); /* its workers read the store */
     cluster_store_close(store);
     atomic_store(&h.txn, NULL);
     txn_store_free(txn);

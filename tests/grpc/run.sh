@@ -7,8 +7,9 @@
 # Steps: build tests/grpc/grpc_host.c against BUILD_DIR/libbasalt.a (into
 # BUILD_DIR/tests/grpc/), generate the Python protobuf modules from proto/ (gen.sh), start
 # the host on free 127.0.0.1 ports in a fresh data directory, run test_grpc.py against it,
-# then stop the host by its pid (SIGTERM; SIGKILL only if it has not exited after 30 s) and
-# check that it shut down cleanly. Then the same against the real basalt-server of this
+# then stop the host by its pid (SIGTERM; SIGKILL only if it has not exited after 30 s)
+# while long scans are in flight (test_grpc.py --scan-load) and check that it shut down
+# cleanly and that every scan answered before was right. Then the same against the real basalt-server of this
 # build (BINDIR of the Makefile: bin/ for build/release, <root>/bin for other roots,
 # BUILD_DIR/bin for asan/debug), started on free 127.0.0.1 ports in a fresh data
 # directory, with the Redis interop tests (redis-cli) on its RESP port; skipped with a note
@@ -116,6 +117,19 @@ run_suite() {
   failed=$((failed + f))
 }
 
+# verdict STATUS TEST WHY LOG: counts TEST passed when STATUS is 0, else failed with WHY
+# and the tail of LOG.
+verdict() {
+  if [ "$1" -eq 0 ]; then
+    echo "ok $2"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $2: $3"
+    tail -20 "$4"
+    failed=$((failed + 1))
+  fi
+}
+
 # stop_pid PID NAME LOG: SIGTERM, wait up to 30 s; a clean exit (status 0) is a passed test.
 stop_pid() {
   local pid=$1 name=$2 log=$3 rc
@@ -133,14 +147,41 @@ stop_pid() {
   fi
   wait "$pid"
   rc=$?
-  if [ "$rc" -eq 0 ]; then
-    echo "ok ${name}_shutdown"
-    passed=$((passed + 1))
-  else
-    echo "FAIL ${name}_shutdown: $name exited with status $rc (log: $logs/$log)"
-    tail -20 "$tmp/$log"
-    failed=$((failed + 1))
+  verdict "$rc" "${name}_shutdown" "$name exited with status $rc (log: $logs/$log)" "$tmp/$log"
+}
+
+# wait_for_line FILE LINE PID TENTHS: waits until FILE has the line LINE (true), PID exits
+# or TENTHS tenths of a second passed (false).
+wait_for_line() {
+  for _ in $(seq 1 "$4"); do
+    grep -qx "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -qx "$2" "$1" 2>/dev/null
+}
+
+# stop_under_load PID NAME LOG PD_PORT STORE_PORT: keeps long scans in flight on the store
+# (test_grpc.py --scan-load), stops the server once one came back (stop_pid: a clean exit is
+# a passed test), then counts the load's verdict: every answer that came was right, and the
+# calls cut short failed as a server going away fails (one more test).
+stop_under_load() {
+  local pid=$1 name=$2 log=$3 pdp=$4 stp=$5 lpid rc
+  "$py" "$here/test_grpc.py" --pb "$tmp/pb" --pd "$pdp" --store "$stp" --scan-load \
+    >"$tmp/$name-load.log" 2>&1 &
+  lpid=$!
+  wait_for_line "$tmp/$name-load.log" SCANNING "$lpid" 600
+  stop_pid "$pid" "$name" "$log"
+  timeout 120 tail --pid="$lpid" -f /dev/null
+  if kill -0 "$lpid" 2>/dev/null; then
+    kill -KILL "$lpid" 2>/dev/null
   fi
+  wait "$lpid"
+  rc=$?
+  grep -qx SCANNING "$tmp/$name-load.log" || rc=1
+  verdict "$rc" "${name}_shutdown_with_scans_in_flight" "the scan load failed (status $rc)" \
+    "$tmp/$name-load.log"
+  cp "$tmp/$name-load.log" "$logs/$name-load.log" 2>/dev/null
 }
 
 # ---- 1. grpc_host --------------------------------------------------------------------------
@@ -148,12 +189,7 @@ mkdir -p "$tmp/data"
 "$host" --dir "$tmp/data" --max-seconds 900 --log-level "${BASALT_GRPC_LOG_LEVEL:-info}" \
   >"$tmp/host.out" 2>"$tmp/host.log" &
 host_pid=$!
-for _ in $(seq 1 300); do
-  grep -q '^READY$' "$tmp/host.out" 2>/dev/null && break
-  kill -0 "$host_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q '^READY$' "$tmp/host.out" 2>/dev/null; then
+if ! wait_for_line "$tmp/host.out" READY "$host_pid" 300; then
   echo "grpc: grpc_host did not become ready (log: $logs/host.log)"
   tail -20 "$tmp/host.log"
   failed=$((failed + 1))
@@ -162,7 +198,11 @@ else
   store_port=$(awk '$1 == "STORE_PORT" {print $2}' "$tmp/host.out")
   run_suite python.log --pd "$pd_port" --store "$store_port" "$@"
 fi
-stop_pid "$host_pid" host host.log
+if [ -n "${pd_port:-}" ] && kill -0 "$host_pid" 2>/dev/null; then
+  stop_under_load "$host_pid" host host.log "$pd_port" "$store_port"
+else
+  stop_pid "$host_pid" host host.log
+fi
 host_pid=""
 
 # ---- 2. the real basalt-server (with Redis interop) ------------------------------------------
@@ -204,6 +244,10 @@ if [ -z "$s_pd" ] || [ -z "$s_store" ] || [ -z "$s_redis" ]; then
 else
   run_suite server-python.log --pd "$s_pd" --store "$s_store" --redis "$s_redis" "$@"
 fi
-stop_pid "$server_pid" server server.log
+if [ -n "$s_pd" ] && [ -n "$s_store" ] && kill -0 "$server_pid" 2>/dev/null; then
+  stop_under_load "$server_pid" server server.log "$s_pd" "$s_store"
+else
+  stop_pid "$server_pid" server server.log
+fi
 server_pid=""
 finish "$passed" "$failed"

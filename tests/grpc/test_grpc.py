@@ -3,6 +3,7 @@ the way client-go does: GetMembers, a Tso stream, GetRegion with a memcomparable
 GetStore, then Raw* requests carrying a full kvrpcpb.Context, and BatchCommands.
 
   test_grpc.py --pb DIR --pd PORT --store PORT [--redis PORT] [-k SUBSTRING]
+  test_grpc.py --pb DIR --pd PORT --store PORT --scan-load
 
 With --redis (basalt-server's RESP port) the Redis interop tests run too: a value written
 with redis-cli is read with RawGet/RawGetKeyTTL in keyspace 0, and a RawPut with GET.
@@ -666,6 +667,89 @@ def raw_delete_range_and_checksum():
     check(rev.error != "", "reversed range refused")
 
 
+def batch_put(keys, value_of):
+    """RawBatchPut of keys (one Region) in chunks of 500."""
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        r = E.kv_retry("RawBatchPut", lambda c: kvrpcpb.RawBatchPutRequest(
+            context=c, pairs=[kvrpcpb.KvPair(key=k, value=value_of(k)) for k in chunk]),
+            kvrpcpb.RawBatchPutResponse, chunk[0])
+        check(r.error == "" and not r.HasField("region_error"), "RawBatchPut %s" % r)
+
+
+def future(ch, method, req, resp_cls):
+    f = ch.unary_unary("/tikvpb.Tikv/" + method, request_serializer=lambda m: m.SerializeToString(),
+                       response_deserializer=resp_cls.FromString)
+    return f.future(req, timeout=DEADLINE * 3)
+
+
+@test
+def long_reads_and_point_reads_on_other_connections():
+    # Reads past 256 keys (and every RawChecksum) run on the store's worker threads; a
+    # RawGet on another connection is served meanwhile. Only outcomes are checked: every
+    # call completes with the right data.
+    p = v2(b"long/")
+    keys = [p + b"%05d" % i for i in range(3000)]
+    def value_of(k):
+        return b"value-" + k[-5:] * 8
+    batch_put(keys, value_of)
+    end = prefix_end(p)
+    other = grpc.insecure_channel("127.0.0.1:%d" % E.store_port, options=OPTS)
+    try:
+        c = E.ctx(p)
+        xp = xk(b"long/")
+        fs = {
+            "scan": future(other, "RawScan", kvrpcpb.RawScanRequest(context=c, start_key=p, end_key=end,
+                                                                    limit=5000), kvrpcpb.RawScanResponse),
+            "reverse": future(other, "RawScan", kvrpcpb.RawScanRequest(context=c, start_key=end, end_key=p,
+                                                                       limit=1000, reverse=True, key_only=True),
+                              kvrpcpb.RawScanResponse),
+            "checksum": future(other, "RawChecksum", kvrpcpb.RawChecksumRequest(
+                context=c, ranges=[kvrpcpb.KeyRange(start_key=p, end_key=end)]), kvrpcpb.RawChecksumResponse),
+            "batch_scan": future(other, "RawBatchScan", kvrpcpb.RawBatchScanRequest(
+                context=c, each_limit=2000, ranges=[kvrpcpb.KeyRange(start_key=keys[0], end_key=keys[1000]),
+                                                    kvrpcpb.KeyRange(start_key=keys[2000], end_key=end)]),
+                kvrpcpb.RawBatchScanResponse),
+            "batch_get": future(other, "RawBatchGet", kvrpcpb.RawBatchGetRequest(context=c, keys=keys[:600]),
+                                kvrpcpb.RawBatchGetResponse),
+            "kv_scan": future(other, "KvScan", kvrpcpb.ScanRequest(context=E.ctx(xp), start_key=xp,
+                                                                  end_key=prefix_end(xp), limit=1000,
+                                                                  version=tso()), kvrpcpb.ScanResponse),
+            "scan_lock": future(other, "KvScanLock", kvrpcpb.ScanLockRequest(context=E.ctx(xp), start_key=xp,
+                                                                            end_key=prefix_end(xp), limit=0,
+                                                                            max_version=tso()),
+                                kvrpcpb.ScanLockResponse),
+        }
+        for k in keys[::300]:
+            check(E.get(k) == value_of(k), "RawGet while long reads run")
+        r = {n: f.result() for n, f in fs.items()}
+    finally:
+        other.close()
+    for n, x in r.items():
+        check(not x.HasField("region_error"), "%s: region error %s" % (n, x.region_error))
+    check([kv.key for kv in r["scan"].kvs] == keys, "long scan: %d keys" % len(r["scan"].kvs))
+    check(all(kv.value == value_of(kv.key) for kv in r["scan"].kvs), "long scan values")
+    check([kv.key for kv in r["reverse"].kvs] == keys[::-1][:1000], "long reverse scan")
+    want = 0
+    for k in keys:
+        want ^= crc64_xz(k + value_of(k))
+    ck = r["checksum"]
+    check(ck.error == "" and ck.total_kvs == len(keys) and ck.checksum == want, "long checksum %s" % ck)
+    check([kv.key for kv in r["batch_scan"].kvs] == keys[:1000] + keys[2000:], "long batch scan")
+    check(sorted(kv.key for kv in r["batch_get"].pairs) == keys[:600], "long batch get")
+    check(len(r["kv_scan"].pairs) == 0 and len(r["scan_lock"].locks) == 0, "long txn reads of an empty range")
+    # BatchCommands: a long scan and a point read in one message both come back, by id.
+    s = Stream(E.kv, "/tikvpb.Tikv/BatchCommands", tikvpb.BatchCommandsResponse)
+    s.send(tikvpb.BatchCommandsRequest(
+        requests=[breq(RawScan=kvrpcpb.RawScanRequest(context=c, start_key=p, end_key=end, limit=3000)),
+                  breq(RawGet=kvrpcpb.RawGetRequest(context=c, key=keys[7]))],
+        request_ids=[41, 42]))
+    got = batch_answers(s, [41, 42])
+    s.close()
+    check([kv.key for kv in got[41].RawScan.kvs] == keys, "batched long scan: %d keys" % len(got[41].RawScan.kvs))
+    check(got[42].RawGet.value == value_of(keys[7]), "batched RawGet %s" % got[42].RawGet)
+
+
 @test
 def context_region_errors():
     k = v2(b"ctx/1")
@@ -894,6 +978,20 @@ def safe_ts(start=b"", end=b""):
         key_range=kvrpcpb.KeyRange(start_key=start, end_key=end)), kvrpcpb.StoreSafeTSResponse).safe_ts
 
 
+def safe_ts_passes(ts, start=b"", end=b""):
+    """Polls (bounded: 30 s) until the range's safe ts passes ts; returns the last answer.
+    A safe ts trails PD's clock by up to a second (TiKV's resolved ts advances once a
+    second; Basalt's follows the causal ts batch while that is recent), so a value is
+    eventually safe, not at once: only the outcome is checked, never how long it took."""
+    import time
+    for _ in range(600):
+        s = safe_ts(start, end)
+        if s > ts:
+            return s
+        time.sleep(0.05)
+    return s
+
+
 @late_test
 def store_safe_ts_covers_commits():
     # After a commit at commit_ts, the range's safe ts reaches it, and a read at the safe ts
@@ -906,7 +1004,7 @@ def store_safe_ts_covers_commits():
     cm = kv("KvCommit", lambda c: kvrpcpb.CommitRequest(context=c, start_version=start, keys=[k],
                                                        commit_version=commit_ts), kvrpcpb.CommitResponse, k)
     check(not cm.HasField("error"), "commit %s" % cm)
-    s1 = safe_ts(lo, hi)
+    s1 = safe_ts_passes(commit_ts - 1, lo, hi)
     check(s1 >= commit_ts, "safe ts %d below the commit at %d" % (s1, commit_ts))
     g = kv_get(k, s1)
     check(g.value == b"v1" and not g.HasField("error"), "read at the safe ts: %s" % g)
@@ -914,8 +1012,8 @@ def store_safe_ts_covers_commits():
     # answer is a ts PD issued after it
     E.put(v2(b"safets/raw"), b"r")
     before = tso()
-    s2 = safe_ts(v2(b"safets/"), v2(b"safets0"))
-    check(s2 > before, "raw range safe ts %d not above a TSO %d taken before the call" % (s2, before))
+    s2 = safe_ts_passes(before, v2(b"safets/"), v2(b"safets0"))
+    check(s2 > before, "raw range safe ts %d never passed a TSO %d taken after the write" % (s2, before))
     w1 = safe_ts()
     w2 = safe_ts()
     check(0 < w1 <= w2, "whole-store safe ts is positive and never goes back: %d then %d" % (w1, w2))
@@ -934,14 +1032,24 @@ def store_safe_ts_stays_below_locks():
     check(0 < s < start, "range safe ts %d with a lock at %d" % (s, start))
     w = safe_ts()
     check(w < start, "store safe ts %d with a lock at %d" % (w, start))
-    check(safe_ts(xk(b"safets/m/"), xk(b"safets/m0")) > start, "a range without locks is not held back")
+    # TiKV answers per Region: a range that misses the lock but shares its Region is held
+    # back with it; once a split puts the range in a Region of its own, it is not, while a
+    # range over both Regions still is.
+    check(safe_ts(xk(b"safets/m/"), xk(b"safets/m0")) < start, "a range in the lock's Region is held back")
+    sp = E.kv_call("SplitRegion", kvrpcpb.SplitRegionRequest(context=E.ctx(xk(b"safets/m/")),
+                                                             split_keys=[xk(b"safets/m/")]),
+                   kvrpcpb.SplitRegionResponse)
+    check(not sp.HasField("region_error") and len(sp.errors) == 0 and len(sp.regions) == 2, "split %s" % sp)
+    check(safe_ts_passes(start, xk(b"safets/m/"), xk(b"safets/m0")) > start,
+          "a range in another Region is not held back")
+    check(safe_ts(lo, xk(b"safets/m0")) < start, "a range over both Regions is held back")
     rb = kv("KvBatchRollback", lambda c: kvrpcpb.BatchRollbackRequest(context=c, start_version=start, keys=[k]),
             kvrpcpb.BatchRollbackResponse, k)
     check(not rb.HasField("error"), "rollback %s" % rb)
     after = tso()
-    check(safe_ts(lo, hi) > after, "the range's safe ts moves past the rolled-back lock")
-    # The fresh TSOs raised max_ts past the causal ts batch: writes wait for a new batch
-    # (MaxTimestampNotSynced, retried by E.put) before the next test.
+    check(safe_ts_passes(after, lo, hi) > after, "the range's safe ts moves past the rolled-back lock")
+    # On an idle store the safe ts follows fresh TSOs, which raise max_ts past the causal
+    # ts batch: writes wait for a new batch (MaxTimestampNotSynced, retried by E.put).
     E.put(v2(b"safets/settle"), b"")
 
 
@@ -1134,6 +1242,59 @@ def raw_put_visible_to_redis_get():
     check(redis_cli("TTL", "interop/raw") == b"-1", "a RawPut without ttl has no expiry")
 
 
+# ---- shutdown under load (run.sh: --scan-load) -------------------------------------------------------
+
+def scan_load():
+    """Keeps long RawScans in flight on 4 connections (more than the store's workers, so
+    some wait in its queue) and prints SCANNING once one came back whole; run.sh then stops
+    the server. Each connection stops at the first failure of the server going away
+    (UNAVAILABLE, CANCELLED); any other error or a scan with wrong contents is a failure.
+    Returns the exit status: 0 when every answer that came was right."""
+    import threading
+    p = v2(b"load/")
+    keys = [p + b"%06d" % i for i in range(20000)]
+    batch_put(keys, lambda k: k[-6:] * 16)
+    end = prefix_end(p)
+    bad = []
+    done = [0]
+    lock = threading.Lock()
+
+    def loop():
+        ch = grpc.insecure_channel("127.0.0.1:%d" % E.store_port, options=OPTS)
+        f = ch.unary_unary("/tikvpb.Tikv/RawScan", request_serializer=lambda m: m.SerializeToString(),
+                           response_deserializer=kvrpcpb.RawScanResponse.FromString)
+        c = E.ctx(p)
+        while True:
+            try:
+                r = f(kvrpcpb.RawScanRequest(context=c, start_key=p, end_key=end, limit=len(keys)),
+                      timeout=DEADLINE * 3)
+            except grpc.RpcError as e:
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                    with lock:
+                        bad.append("%s: %s" % (e.code(), e.details()))
+                break
+            ok = not r.HasField("region_error") and len(r.kvs) == len(keys) and \
+                r.kvs[0].key == keys[0] and r.kvs[-1].key == keys[-1]
+            with lock:
+                if not ok:
+                    bad.append("scan answered %d keys, region error %s" % (len(r.kvs), r.region_error))
+                done[0] += 1
+                if done[0] == 1:
+                    print("SCANNING", flush=True)
+            if not ok:
+                break
+        ch.close()
+
+    ts = [threading.Thread(target=loop) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print("scan-load: %d scans answered, %d bad%s" % (done[0], len(bad), "".join("\n  " + b for b in bad[:5])),
+          flush=True)
+    return 0 if not bad and done[0] > 0 else 1
+
+
 # ---- main --------------------------------------------------------------------------------------------
 
 def main():
@@ -1145,6 +1306,8 @@ def main():
     ap.add_argument("--redis", type=int, default=0,
                     help="the server's RESP port: also run the Redis interop tests")
     ap.add_argument("-k", default="")
+    ap.add_argument("--scan-load", action="store_true",
+                    help="keep long scans in flight until the server stops (run.sh's shutdown check)")
     a = ap.parse_args()
     REDIS_PORT = a.redis or None
     sys.path.insert(0, a.pb)
@@ -1158,6 +1321,9 @@ def main():
     E = Env(a.pd, a.store)
     grpc.channel_ready_future(E.pd).result(timeout=DEADLINE)
     grpc.channel_ready_future(E.kv).result(timeout=DEADLINE)
+    if a.scan_load:
+        pd_get_members()  # learns the cluster id
+        return scan_load()
     passed = failed = 0
     for t in TESTS + (REDIS_TESTS if REDIS_PORT else []) + LATE_TESTS:
         if a.k and a.k not in t.__name__ and t.__name__ != "pd_get_members":

@@ -1,13 +1,15 @@
 /* test_grpc_wire.c -- the pieces of the gRPC services that parse or build bytes by hand,
  * without a network: the protobuf wire reader, the BatchCommands wrapper parser, the
  * arena, and the struct <-> message conversions (errorpb region errors, metapb stores and
- * regions). The services themselves are driven end to end by tests/grpc/. */
+ * regions), and the store service's worker pool. The services themselves are driven end
+ * to end by tests/grpc/. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #include "common/codec.h"
@@ -318,6 +320,92 @@ static void test_api_names(void **state)
     assert_null(srv_tikv_cmd_by_batch_no(23)); /* PessimisticLock: not served */
 }
 
+/* ---- srv_grpc_pool ------------------------------------------------------------------------ */
+
+/* A job that records its number and, when it is the gate, waits until the test opens it:
+ * with the only worker held there, the queue fills deterministically. */
+typedef struct pool_probe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open, gate_entered;
+    int ran[16], n_ran;
+    int dropped[16], n_dropped;
+} pool_probe;
+
+typedef struct pool_job_arg {
+    pool_probe *p;
+    int no;
+    bool gate;
+} pool_job_arg;
+
+static void probe_run(void *arg)
+{
+    pool_job_arg *j = arg;
+    pool_probe *p = j->p;
+    pthread_mutex_lock(&p->mu);
+    if (j->gate) {
+        p->gate_entered = true;
+        pthread_cond_broadcast(&p->cv);
+        while (!p->open)
+            pthread_cond_wait(&p->cv, &p->mu);
+    }
+    p->ran[p->n_ran++] = j->no;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void probe_drop(void *arg)
+{
+    pool_job_arg *j = arg;
+    j->p->dropped[j->p->n_dropped++] = j->no; /* on the stopping thread */
+}
+
+static void probe_wait_gate(pool_probe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (!p->gate_entered)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void probe_open(pool_probe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->open = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void test_pool_order_bound_and_stop(void **state)
+{
+    (void)state;
+    static pool_probe p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    pool_job_arg jobs[6];
+    for (int i = 0; i < 6; i++)
+        jobs[i] = (pool_job_arg){&p, i, i == 0};
+    srv_grpc_pool *pool = NULL;
+    bs_err err;
+    assert_int_equal(srv_grpc_pool_new("t", 0, 1, &pool, &err), BS_EINVAL);
+    assert_null(pool);
+    assert_int_equal(srv_grpc_pool_new("test-pool", 1, 3, &pool, &err), BS_OK);
+    assert_int_equal(srv_grpc_pool_submit(pool, probe_run, probe_drop, &jobs[0]), BS_OK);
+    probe_wait_gate(&p); /* the worker holds job 0: the queue is empty again */
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(srv_grpc_pool_submit(pool, probe_run, probe_drop, &jobs[i]), BS_OK);
+    assert_int_equal(srv_grpc_pool_submit(pool, probe_run, probe_drop, &jobs[4]), BS_EBUSY);
+    probe_open(&p);
+    srv_grpc_pool_stop(pool); /* waits for job 0; jobs 1..3 run or are dropped, never both */
+    assert_int_equal(srv_grpc_pool_submit(pool, probe_run, probe_drop, &jobs[5]), BS_ESTATE);
+    srv_grpc_pool_stop(pool); /* idempotent */
+    assert_int_equal(p.n_ran + p.n_dropped, 4);
+    assert_true(p.n_ran >= 1 && p.ran[0] == 0);
+    for (int i = 1; i < p.n_ran; i++)
+        assert_int_equal(p.ran[i], i); /* submission order */
+    for (int i = 0; i < p.n_dropped; i++)
+        assert_int_equal(p.dropped[i], p.n_ran + i); /* the tail of the queue */
+    srv_grpc_pool_free(pool);
+    srv_grpc_pool_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_region_errors),
         cmocka_unit_test(test_store_and_region_from_pb),
         cmocka_unit_test(test_api_names),
+        cmocka_unit_test(test_pool_order_bound_and_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
