@@ -58,6 +58,11 @@ void client_free(client *c)
     bs_free(c->heap);
     pthread_cond_destroy(&c->cv);
     pthread_cond_destroy(&c->idle);
+    while (c->free_reqs) {
+        creq *r = c->free_reqs;
+        c->free_reqs = r->free_next;
+        client_req_free_kept(r);
+    }
     pthread_mutex_destroy(&c->mu);
     client_cache_deinit(&c->cache);
     bs_free(c);

@@ -30,6 +30,10 @@
 /* Scans with a larger limit run on the worker thread, not on the caller's (a network
  * thread may do point reads and short scans only, DESIGN.md). */
 #define CLIENT_INLINE_SCAN_MAX 256u
+/* Finished requests a client keeps for reuse (about 1.3 KB each). */
+#define CLIENT_FREE_REQS_MAX 1024u
+/* Pooled requests keep single-key buffers up to this capacity (creq.key1...). */
+#define CLIENT_KEEP_BUF 8192u
 /* The CROSSREGION refusal of client_multi (client.h). */
 #define CLIENT_CROSSREGION_MSG "-CROSSREGION Keys in request don't hash to the same region"
 
@@ -104,9 +108,13 @@ struct creq {
     /* The request, copied. */
     uint32_t keyspace;
     size_t n;
-    bs_buf *keys;   /* n API v2 keys */
-    bs_buf *rkeys;  /* n region keys MCE(keys[i]) */
-    bs_buf *values; /* n values (put: 1; MSET/MSETNX: n) or NULL */
+    bs_buf *keys;   /* n API v2 keys (&key1 when n == 1) */
+    bs_buf *rkeys;  /* n region keys MCE(keys[i]) (&rkey1 when n == 1) */
+    bs_buf *values; /* n values (put: 1, &value1; MSET/MSETNX: n) or NULL */
+    /* Storage of a single-key request. These and region's buffers stay allocated while
+     * the creq sits in the client's pool (up to CLIENT_KEEP_BUF bytes each), so a reused
+     * creq copies its key, value and Region without calling malloc. */
+    bs_buf key1, rkey1, value1;
     uint64_t ttl_ms;
     txn_rmw_params rmw; /* arg points into rmw_arg */
     bs_buf rmw_arg;
@@ -150,11 +158,16 @@ struct creq {
     int64_t due_ms;
     uint64_t seq;
     bool backoff;
+
+    creq *free_next; /* the client's pool of finished requests (client.free_reqs) */
 };
 
 /* Creates a request of kind for c (counts it in flight until it finishes). */
 creq *client_req_new(client *c, creq_kind kind, creq_attempt_fn attempt, client_done_fn done,
                      void *arg);
+/* Frees a finished request's kept buffers (creq.key1...) and the request itself: one
+ * the pool has no room for, or the pool's own at client_free. */
+void client_req_free_kept(creq *r);
 /* Runs r's attempt on the calling thread and acts on its step. */
 void client_req_run(creq *r);
 /* Delivers r->res through done, frees r and ends its flight. Any thread. */
@@ -242,6 +255,13 @@ struct client {
     bool stop;            /* the worker thread must exit */
     bool thread_started;
     pthread_t thread;
+    /* Finished requests kept for reuse, guarded by mu (taken anyway to count a request in
+     * and out of flight). A creq is over 1 KB: glibc serves such sizes outside its fast
+     * bins and consolidates those bins first (malloc_consolidate showed in the RESP
+     * thread's profile); requests also finish on the raftstore thread, so a pool avoids
+     * freeing across malloc arenas. Invariant: n_free_reqs <= CLIENT_FREE_REQS_MAX. */
+    creq *free_reqs;
+    size_t n_free_reqs;
     client_txns *txns;    /* owned, guarded by mu: the transaction layer (client_txns_of),
                            * NULL until its first use */
     bool txns_closed;     /* guarded by mu: client_free took txns; none is created again */

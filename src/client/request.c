@@ -52,8 +52,13 @@ void client_req_set_keys(creq *r, uint32_t keyspace, const bs_slice *user, size_
     BS_ASSERT(r->n == 0 && keyspace <= CLIENT_KEYSPACE_MAX);
     r->keyspace = keyspace;
     r->n = n;
-    r->keys = bs_calloc(n ? n : 1, sizeof(bs_buf));
-    r->rkeys = bs_calloc(n ? n : 1, sizeof(bs_buf));
+    if (n == 1) {
+        r->keys = &r->key1;
+        r->rkeys = &r->rkey1;
+    } else {
+        r->keys = bs_calloc(n ? n : 1, sizeof(bs_buf));
+        r->rkeys = bs_calloc(n ? n : 1, sizeof(bs_buf));
+    }
     for (size_t i = 0; i < n; i++) {
         client_raw_key(&r->keys[i], keyspace, user[i]);
         kv_region_key_append(&r->rkeys[i], bs_buf_slice(&r->keys[i]));
@@ -85,13 +90,39 @@ bool client_region_has(const cluster_region *region, bs_slice rk)
 creq *client_req_new(client *c, creq_kind kind, creq_attempt_fn attempt, client_done_fn done,
                      void *arg)
 {
-    creq *r = bs_calloc(1, sizeof(*r));
+    pthread_mutex_lock(&c->mu);
+    creq *r = c->free_reqs;
+    if (r) {
+        c->free_reqs = r->free_next;
+        c->n_free_reqs--;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (r) {
+        /* Everything starts zeroed but the kept buffers, emptied. */
+        bs_buf k1 = r->key1, rk1 = r->rkey1, v1 = r->value1;
+        cluster_region reg = r->region;
+        memset(r, 0, sizeof(*r));
+        r->key1 = k1;
+        r->rkey1 = rk1;
+        r->value1 = v1;
+        bs_buf_reset(&r->key1);
+        bs_buf_reset(&r->rkey1);
+        bs_buf_reset(&r->value1);
+        pd_region_init(&r->region);
+        r->region.start_key = reg.start_key;
+        r->region.end_key = reg.end_key;
+        bs_buf_reset(&r->region.start_key);
+        bs_buf_reset(&r->region.end_key);
+        r->region.peers = reg.peers; /* n_peers 0; pd_region_set replaces it */
+    } else {
+        r = bs_calloc(1, sizeof(*r));
+        pd_region_init(&r->region);
+    }
     r->c = c;
     r->kind = kind;
     r->attempt = attempt;
     r->done = done;
     r->arg = arg;
-    pd_region_init(&r->region);
     txn_pairs_init(&r->res.pairs);
     atomic_fetch_add(&c->requests, 1);
     pthread_mutex_lock(&c->mu);
@@ -113,19 +144,39 @@ static void res_free(client_result *res)
     bs_buf_free(&res->previous_value);
 }
 
+/* Frees a kept buffer that grew past CLIENT_KEEP_BUF (a pooled creq must not pin it). */
+static void trim_kept(bs_buf *b)
+{
+    if (b->cap > CLIENT_KEEP_BUF)
+        bs_buf_free(b);
+}
+
+/* Frees what r owns except the kept buffers (key1, rkey1, value1, region), which only
+ * shrink to CLIENT_KEEP_BUF: req_free_kept frees them when r is not pooled. */
 static void req_free(creq *r)
 {
+    bool one = r->keys == &r->key1;
     for (size_t i = 0; i < r->n; i++) {
-        bs_buf_free(&r->keys[i]);
-        bs_buf_free(&r->rkeys[i]);
-        if (r->values)
+        if (!one) {
+            bs_buf_free(&r->keys[i]);
+            bs_buf_free(&r->rkeys[i]);
+        }
+        if (r->values && r->values != &r->value1)
             bs_buf_free(&r->values[i]);
         if (r->vals)
             bs_buf_free(&r->vals[i]);
     }
-    bs_free(r->keys);
-    bs_free(r->rkeys);
-    bs_free(r->values);
+    if (!one) {
+        bs_free(r->keys);
+        bs_free(r->rkeys);
+    }
+    if (r->values != &r->value1)
+        bs_free(r->values);
+    trim_kept(&r->key1);
+    trim_kept(&r->rkey1);
+    trim_kept(&r->value1);
+    trim_kept(&r->region.start_key);
+    trim_kept(&r->region.end_key);
     bs_free(r->vals);
     bs_free(r->resolved);
     bs_free(r->found);
@@ -138,8 +189,15 @@ static void req_free(creq *r)
     bs_buf_free(&r->hi_rk);
     bs_buf_free(&r->cursor);
     bs_buf_free(&r->part_end);
-    pd_region_deinit(&r->region);
     res_free(&r->res);
+}
+
+void client_req_free_kept(creq *r)
+{
+    bs_buf_free(&r->key1);
+    bs_buf_free(&r->rkey1);
+    bs_buf_free(&r->value1);
+    pd_region_deinit(&r->region);
     bs_free(r);
 }
 
@@ -152,10 +210,18 @@ void client_req_finish(creq *r)
     req_free(r);
     /* Last touch of c: client_free may free it as soon as in_flight reaches 0. */
     pthread_mutex_lock(&c->mu);
+    if (c->n_free_reqs < CLIENT_FREE_REQS_MAX) {
+        r->free_next = c->free_reqs;
+        c->free_reqs = r;
+        c->n_free_reqs++;
+        r = NULL;
+    }
     BS_ASSERT(c->in_flight > 0);
     if (--c->in_flight == 0)
         pthread_cond_broadcast(&c->idle);
     pthread_mutex_unlock(&c->mu);
+    if (r) /* not pooled */
+        client_req_free_kept(r);
 }
 
 creq_step client_req_fail(creq *r, int code, txn_error_kind kind, const char *msg)

@@ -91,7 +91,7 @@ void client_put(client *c, uint32_t keyspace, bs_slice key, bs_slice value, uint
     if (!r)
         return;
     r->idempotent = true;
-    r->values = bs_calloc(1, sizeof(bs_buf));
+    r->values = &r->value1;
     bs_buf_append_slice(&r->values[0], value);
     r->ttl_ms = ttl_ms;
     client_req_run(r);

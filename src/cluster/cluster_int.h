@@ -400,6 +400,24 @@ typedef struct cluster_create_req {
     bs_err err;
 } cluster_create_req;
 
+/* The raftstore's log syncer (log_sync.c): one WAL fsync in flight at a time. mu/cv
+ * guard requested, done, rc, err, duration_ns and stop; started and busy belong to the
+ * raftstore thread. */
+typedef struct cluster_log_sync {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started;   /* the thread runs (else the raftstore syncs inline) */
+    bool busy;      /* a sync was started and not yet waited for */
+    bool stop;
+    bool requested; /* a sync is asked for and not finished */
+    bool done;
+    int rc;
+    bs_err err;
+    int64_t duration_ns;
+    _Atomic uint64_t syncs; /* syncs started on the thread (tests, any thread may read) */
+} cluster_log_sync;
+
 struct cluster_store {
     cluster_store_options opts;
     uint64_t store_id, cluster_id;
@@ -455,6 +473,11 @@ struct cluster_store {
     cluster_store_stats pub_stats; /* copy published each round, under mu */
     bs_counter *m_fsync, *m_proposals, *m_rounds;
     bs_histogram *m_append, *m_apply;
+
+    cluster_log_sync log_sync; /* set up and torn down by the raftstore thread */
+    /* Tests: durable entries a round needs before it overlaps its fsync with their apply;
+     * 0 = the default (raftstore.c, OVERLAP_MIN_ENTRIES). */
+    _Atomic size_t overlap_min_entries;
 };
 
 /* The peer of region_id, or NULL. Caller holds mu or is the raftstore thread. */
@@ -463,6 +486,19 @@ cluster_fsm *cluster_store_find(cluster_store *s, uint64_t region_id);
 void cluster_store_add_fsm(cluster_store *s, cluster_fsm *f);
 /* The raftstore thread body and helpers (raftstore.c). */
 void *cluster_raftstore_main(void *arg);
+
+/* The log syncer (log_sync.c); every function runs on the raftstore thread. init never
+ * fails: without a thread, start returns false and the caller syncs inline. */
+void cluster_log_sync_init(cluster_store *s);
+/* Joins the thread; no sync may be in flight. */
+void cluster_log_sync_deinit(cluster_store *s);
+/* Starts kv_engine_sync_wal on the syncer thread: every write made before the call is
+ * durable once cluster_log_sync_wait returns BS_OK. false (nothing started) when there is
+ * no thread. */
+bool cluster_log_sync_start(cluster_store *s);
+/* Waits for the started sync: its kv_engine_sync_wal code (err filled on failure) and, in
+ * *duration_ns, how long it took. */
+int cluster_log_sync_wait(cluster_store *s, int64_t *duration_ns, bs_err *err);
 /* Runs the callbacks of the list whose tail is cbs, in push order, and frees them (no lock
  * held). */
 void cluster_cb_run(cluster_cb *cbs);

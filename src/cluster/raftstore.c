@@ -4,10 +4,11 @@
  * swap under the store lock; (2) tick every peer when the base tick is due; (3) step the
  * messages, start the reads, hand the proposals to raft in queue order; (4) collect the
  * Ready of EVERY peer with work, send the messages that need nothing persisted, and record
- * all their entries and hard states in ONE write batch, applying on the way the committed
- * entries an earlier round made durable and answering their proposals (apply_durable);
- * (5) write the batch, fsynced when any Ready asks (group commit: one fsync covers every
- * proposal that arrived while the previous one ran); (6) send the messages that promise
+ * all their entries and hard states in ONE write batch; (5) write the batch, fsynced when
+ * any Ready asks (group commit: one fsync covers every proposal that arrived while the
+ * previous one ran), and meanwhile apply the committed entries an earlier round made
+ * durable and answer their proposals (apply_durable; the fsync runs on the log syncer,
+ * log_sync.c, so the two overlap); (6) send the messages that promise
  * durable state; (7) apply the other committed entries;
  * (8) serve reads, advance, handle role changes; (9) publish each peer's view, then run the
  * callbacks with no lock held, then lower the fences those failures raised (cluster_int.h).
@@ -120,24 +121,44 @@ static void apply_or_die(cluster_fsm *f, const raft_entry *ents, size_t n, clust
     }
 }
 
-/* Applies the committed entries of f's Ready that an earlier round already made durable
- * here (index <= synced_index), before this round's log write, and records how many in
- * rd_applied. raft.h orders "apply after persisting" for the Ready's own entries; these
- * were persisted by an earlier Ready (a one-peer leader commits an entry only after its
- * own sync, so its entries always arrive here: they would otherwise wait for a second
- * fsync, of entries they do not depend on). Committed entries never change, so the log
- * write that follows cannot replace them; the apply write goes to the WAL before the log
- * write, so a crash can never leave an applied index above the durable log. Entries
- * committed but not yet durable here (a follower's) apply after the write as before. */
-static void apply_durable(cluster_fsm *f, cluster_cb **cbs)
+/* The committed entries of f's Ready that an earlier round already made durable here
+ * (index <= synced_index): how many, recorded in rd_applied. raft.h orders "apply after
+ * persisting" for the Ready's own entries; these were persisted by an earlier Ready (a
+ * one-peer leader commits an entry only after its own sync, so its entries always arrive
+ * here) and need not wait for this round's fsync, of entries they do not depend on.
+ * Entries committed but not yet durable here (a follower's) apply after the write. */
+static size_t count_durable(cluster_fsm *f)
 {
     size_t k = 0;
     while (k < f->rd.n_committed && f->rd.committed[k].index <= f->synced_index)
         k++;
     f->rd_applied = k;
-    if (k > 0)
-        apply_or_die(f, f->rd.committed, k, cbs);
+    return k;
 }
+
+/* Applies the durable prefix count_durable found, and queues its answers on *cbs. It may
+ * run while this round's log fsync is in flight (log_sync.c): committed entries never
+ * change, so the log write cannot replace them, and the applied index it records is at
+ * most synced_index, so whether or not that fsync also covers the apply write, a crash
+ * never leaves an applied index above the durable log. */
+static void apply_durable(cluster_fsm *f, cluster_cb **cbs)
+{
+    if (f->rd_applied > 0)
+        apply_or_die(f, f->rd.committed, f->rd_applied, cbs);
+}
+
+static void log_write_failed(cluster_store *s, int rc, const bs_err *e)
+{
+    /* Raft cannot go on without its log (TiKV panics here too). */
+    BS_LOG_FATAL("raft log write failed", "store_id=%llu err=\"%s\"",
+                 (unsigned long long)s->store_id, e->msg);
+    BS_ASSERT(rc == BS_OK);
+}
+
+/* Durable entries to apply that make overlapping the round's fsync with their apply worth
+ * two thread hand-offs (log_sync.c): a few entries apply in less time than the wake-ups
+ * cost, so a round with fewer writes and syncs inline. */
+#define OVERLAP_MIN_ENTRIES 32
 
 /* Returns true when some peer has more work right away. */
 static bool run_round(cluster_store *s)
@@ -246,6 +267,7 @@ static bool run_round(cluster_store *s)
     /* Collect every Ready and persist them together. */
     kv_batch *b = kv_batch_new();
     bool sync = false, any = false;
+    size_t durable = 0;
     for (size_t i = 0; i < s->n_fsms; i++) {
         cluster_fsm *f = s->fsms[i];
         f->has_ready = raft_has_ready(f->raft);
@@ -262,22 +284,54 @@ static bool run_round(cluster_store *s)
         if (f->rd.has_hs || f->rd.n_entries > 0)
             cluster_rs_write_raft_state(&f->rs, b);
         sync = sync || f->rd.must_sync;
-        apply_durable(f, &early);
+        durable += count_durable(f);
     }
-    /* Their replies leave now, not after this round's fsync, which covers only newer
-     * entries. */
+    /* When enough durable entries wait to apply, the log is written without sync and its
+     * fsync runs on the log syncer while they apply and their replies leave (neither waits
+     * for this round's fsync, which covers only newer entries: log_sync.c); otherwise one
+     * synced write, as there is little to overlap. The fsms the loop saw are the first
+     * n_ready (a split applied below may add peers; they wait for the next round). */
+    size_t n_ready = s->n_fsms;
+    bool write = kv_batch_count(b) > 0 || sync;
+    size_t min_entries = atomic_load(&s->overlap_min_entries);
+    if (min_entries == 0)
+        min_entries = OVERLAP_MIN_ENTRIES;
+    bool overlap = write && sync && durable >= min_entries && s->log_sync.started;
+    int64_t t0 = bs_clock_mono_ns(), dt = 0;
+    bs_err e;
+    bs_err_clear(&e);
+    if (overlap) {
+        int rc = kv_engine_write(s->engine, b, false, &e);
+        if (rc != BS_OK)
+            log_write_failed(s, rc, &e);
+        dt = bs_clock_mono_ns() - t0;
+        bool started = cluster_log_sync_start(s);
+        BS_ASSERT(started); /* overlap implies the thread runs */
+    }
+    for (size_t i = 0; i < n_ready; i++)
+        if (s->fsms[i]->has_ready)
+            apply_durable(s->fsms[i], &early);
+    if (early) { /* stats first: a caller woken by its answer finds it counted */
+        pthread_mutex_lock(&s->mu);
+        s->pub_stats = s->stats;
+        pthread_mutex_unlock(&s->mu);
+    }
     cluster_cb_run(early);
-    if (kv_batch_count(b) > 0 || sync) {
-        bs_err e;
-        int64_t t0 = bs_clock_mono_ns();
+    if (overlap) {
+        int64_t sync_ns = 0;
+        int rc = cluster_log_sync_wait(s, &sync_ns, &e);
+        if (rc != BS_OK)
+            log_write_failed(s, rc, &e);
+        dt += sync_ns;
+    } else if (write) {
+        t0 = bs_clock_mono_ns();
         int rc = kv_engine_write(s->engine, b, sync, &e);
-        if (rc != BS_OK) {
-            /* Raft cannot go on without its log (TiKV panics here too). */
-            BS_LOG_FATAL("raft log write failed", "store_id=%llu err=\"%s\"",
-                         (unsigned long long)s->store_id, e.msg);
-            BS_ASSERT(rc == BS_OK);
-        }
-        bs_histogram_observe(s->m_append, (double)(bs_clock_mono_ns() - t0) / 1e9);
+        if (rc != BS_OK)
+            log_write_failed(s, rc, &e);
+        dt = bs_clock_mono_ns() - t0;
+    }
+    if (write) {
+        bs_histogram_observe(s->m_append, (double)dt / 1e9);
         if (sync) {
             s->stats.fsyncs++;
             bs_counter_inc(s->m_fsync);
@@ -346,6 +400,7 @@ void *cluster_raftstore_main(void *arg)
     cluster_store *s = arg;
     bool more = true;
     int64_t tick_ns = (int64_t)s->opts.tick_interval_ms * 1000000;
+    cluster_log_sync_init(s);
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->stop && !more && queues_empty(s)) {
@@ -369,5 +424,6 @@ void *cluster_raftstore_main(void *arg)
             break;
         more = run_round(s);
     }
+    cluster_log_sync_deinit(s);
     return NULL;
 }

@@ -71,7 +71,7 @@ typedef struct srv_node_options {
     int64_t tso_tick_ms;      /* pd_tso_tick period; default 50 (PD's update loop) */
     int64_t gc_tick_ms;       /* pd_gc_tick and GC sweep period; default 10000 */
     size_t gc_pass_limit;     /* deletes per GC pass (one Raft entry per Region); 4096 */
-    uint32_t causal_ts_batch; /* timestamps prefetched per TSO fetch; default 1024 */
+    uint32_t causal_ts_batch; /* timestamps prefetched per TSO fetch; default 8192 */
 } srv_node_options;
 
 /* Fills the defaults above (config NULL). */

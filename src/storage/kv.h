@@ -159,7 +159,9 @@ int kv_get(kv_engine *e, kv_cf cf, bs_slice key, bs_buf *out, bs_err *err);
  * Returns BS_OK or BS_EIO (nothing applied). */
 int kv_engine_write(kv_engine *e, const kv_batch *b, bool sync, bs_err *err);
 
-/* Fsyncs the write-ahead log, making every write so far durable. BS_OK or BS_EIO. */
+/* Fsyncs the write-ahead log, making every write so far durable. BS_OK or BS_EIO. Other
+ * threads may write meanwhile: their writes are not held back (RocksDB's SyncWAL), and
+ * are durable only if a later sync covers them. */
 int kv_engine_sync_wal(kv_engine *e, bs_err *err);
 
 /* Flushes the memtable(s) of cf (or of every CF when all_cfs) to SST files, waiting for the
@@ -276,8 +278,9 @@ typedef void (*kv_write_observer_fn)(void *arg, const kv_batch *batch, bool sync
 void kv_engine_set_write_observer(kv_engine *e, kv_write_observer_fn cb, void *arg);
 
 /* Fault injection, test-only: when on, kv_engine_write() drops the caller's sync request and
- * writes with sync = false, as a buggy engine would. The observer then reports sync=false,
- * which is how tests prove that the crash simulator notices a lost fsync. */
+ * writes with sync = false, as a buggy engine would, and kv_engine_sync_wal() does nothing
+ * (not even observed). The observer then reports sync=false, which is how tests prove that
+ * the crash simulator notices a lost fsync. */
 void kv_engine_test_ignore_sync(kv_engine *e, bool on);
 
 /* ======================================================================================

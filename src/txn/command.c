@@ -37,6 +37,7 @@
  * turns what would be recursion (a run releases latches, which runs the next command,
  * which releases...) into a loop, so a queue of 10 000 commands on one key needs no deep
  * stack. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,18 @@ struct txn_store {
     txn_latches *latches;
     txn_raw_locks *locks;
 };
+
+/* Freed commands kept for reuse (see cmd_new): a command is allocated on the network
+ * thread and usually freed on the raftstore thread, and malloc pays for both the size and
+ * the hand-over between arenas. The pool is the process's, not a store's: a command's last
+ * reference may drop after its store was freed (its result was delivered). Up to
+ * CMD_POOL_MAX commands; a pooled single-key command keeps its key and value buffers up to
+ * CMD_KEEP_BUF bytes. */
+#define CMD_POOL_MAX 1024u
+#define CMD_KEEP_BUF 8192u
+static pthread_mutex_t cmd_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct txn_cmd *cmd_pool;  /* guarded by cmd_pool_mu */
+static size_t cmd_pool_n;         /* guarded by cmd_pool_mu; Invariant: <= CMD_POOL_MAX */
 
 typedef enum cmd_kind { CMD_WRITE, CMD_CAS, CMD_RMW, CMD_DELETE_RANGE } cmd_kind;
 
@@ -78,6 +91,12 @@ typedef struct txn_cmd {
     _Atomic int refs;
     atomic_bool delivered;
     struct txn_cmd *tramp_next;
+    /* Storage of a single-key command (keys, writes, recs point here when n == 1); key1
+     * and write1.value keep their buffers while the command sits in the pool. */
+    bs_buf key1;
+    txn_write write1;
+    txn_pending rec1;
+    struct txn_cmd *pool_next;
 } txn_cmd;
 
 txn_store *txn_store_new(const txn_store_config *cfg)
@@ -172,13 +191,35 @@ static void fp_run_before_settle(void)
 
 static txn_cmd *cmd_new(txn_store *s, cmd_kind kind, size_t n, txn_done_fn cb, void *arg)
 {
-    txn_cmd *c = bs_calloc(1, sizeof(*c));
+    pthread_mutex_lock(&cmd_pool_mu);
+    txn_cmd *c = cmd_pool;
+    if (c) {
+        cmd_pool = c->pool_next;
+        cmd_pool_n--;
+    }
+    pthread_mutex_unlock(&cmd_pool_mu);
+    if (c) { /* zeroed but for the kept buffers, emptied */
+        bs_buf k1 = c->key1, v1 = c->write1.value;
+        memset(c, 0, sizeof(*c));
+        c->key1 = k1;
+        c->write1.value = v1;
+        bs_buf_reset(&c->key1);
+        bs_buf_reset(&c->write1.value);
+    } else {
+        c = bs_calloc(1, sizeof(*c));
+    }
     c->s = s;
     c->kind = kind;
     c->n = n;
-    c->keys = bs_calloc(n ? n : 1, sizeof(bs_buf));
-    c->writes = bs_calloc(n ? n : 1, sizeof(txn_write));
-    c->recs = bs_calloc(n ? n : 1, sizeof(txn_pending));
+    if (n == 1) {
+        c->keys = &c->key1;
+        c->writes = &c->write1;
+        c->recs = &c->rec1;
+    } else {
+        c->keys = bs_calloc(n ? n : 1, sizeof(bs_buf));
+        c->writes = bs_calloc(n ? n : 1, sizeof(txn_write));
+        c->recs = bs_calloc(n ? n : 1, sizeof(txn_pending));
+    }
     c->cb = cb;
     c->cb_arg = arg;
     txn_lock_wait_init(&c->wait);
@@ -189,27 +230,58 @@ static txn_cmd *cmd_new(txn_store *s, cmd_kind kind, size_t n, txn_done_fn cb, v
     return c;
 }
 
+/* Frees a pooled or unpoolable command's kept buffers and the command. */
+static void cmd_destroy(txn_cmd *c)
+{
+    bs_buf_free(&c->key1);
+    bs_buf_free(&c->write1.value);
+    bs_free(c);
+}
+
+static void trim_kept(bs_buf *b)
+{
+    if (b->cap > CMD_KEEP_BUF)
+        bs_buf_free(b);
+}
+
 static void cmd_free(txn_cmd *c)
 {
+    bool one = c->keys == &c->key1;
     for (size_t i = 0; i < c->n; i++) {
         BS_ASSERT(!c->recs[i].linked);
-        bs_buf_free(&c->keys[i]);
-        txn_write_deinit(&c->writes[i]);
+        if (!one) {
+            bs_buf_free(&c->keys[i]);
+            txn_write_deinit(&c->writes[i]);
+        }
         txn_write_deinit(&c->recs[i].write);
     }
     if (c->latch_inited)
         txn_latch_lock_deinit(&c->latch);
     txn_lock_wait_deinit(&c->wait);
-    bs_free(c->keys);
-    bs_free(c->writes);
-    bs_free(c->recs);
+    if (!one) {
+        bs_free(c->keys);
+        bs_free(c->writes);
+        bs_free(c->recs);
+    }
+    trim_kept(&c->key1);
+    trim_kept(&c->write1.value);
     bs_buf_free(&c->cas_prev);
     bs_buf_free(&c->cas_value);
     bs_buf_free(&c->rmw_arg);
     bs_buf_free(&c->range_end);
     bs_buf_free(&c->res.previous_value);
     txn_rmw_result_deinit(&c->res.rmw);
-    bs_free(c);
+    /* Into the process pool: c->s may be gone by now (see CMD_POOL_MAX). */
+    pthread_mutex_lock(&cmd_pool_mu);
+    if (cmd_pool_n < CMD_POOL_MAX) {
+        c->pool_next = cmd_pool;
+        cmd_pool = c;
+        cmd_pool_n++;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&cmd_pool_mu);
+    if (c)
+        cmd_destroy(c);
 }
 
 static void cmd_ref(txn_cmd *c)

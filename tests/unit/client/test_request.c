@@ -1,7 +1,8 @@
 /* test_request.c -- the client's machinery without a store: the region cache (lookups both
  * ways, overlap replacement, stale answers refused), how a failed write is classified
  * (what is retried, what fails with "write outcome unknown"), the backoff budget, the
- * worker's ordering, and calls made while the client closes. Requests here carry a fake
+ * worker's ordering, the reuse of finished requests, and calls made while the client
+ * closes. Requests here carry a fake
  * attempt function, so no store, PD or txn layer is touched. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -220,6 +221,60 @@ static void test_budget(void **state)
     client_free(c);
 }
 
+/* ---- reuse ------------------------------------------------------------------------------------- */
+
+static creq_step done_attempt(creq *r)
+{
+    r->res.code = BS_OK;
+    return STEP_DONE;
+}
+
+/* A finished request goes back to the client's pool: the next one reuses it, starting from
+ * a clean slate but for the single-key buffers it keeps (emptied), and a buffer that grew
+ * past CLIENT_KEEP_BUF is not kept. */
+static void test_request_reuse(void **state)
+{
+    (void)state;
+    client *c = fake_client_new(0);
+    ce_res res;
+    ce_res_init(&res);
+    creq *r = client_req_new(c, CREQ_PUT, done_attempt, ce_cb, &res);
+    bs_slice user = bs_slice_from_str("key");
+    client_req_set_keys(r, 0, &user, 1);
+    r->values = &r->value1;
+    bs_buf_append(&r->value1, "v", 1);
+    pd_region_set(&r->region, 9, bs_slice_from_str("a"), bs_slice_from_str("b"),
+                  (cluster_epoch){1, 1}, NULL, 0);
+    r->ttl_ms = 5;
+    client_req_run(r);
+    assert_int_equal(res.code, BS_OK);
+    assert_int_equal(c->n_free_reqs, 1);
+
+    creq *again = client_req_new(c, CREQ_GET, done_attempt, ce_cb, &res);
+    assert_ptr_equal(again, r);
+    assert_int_equal(c->n_free_reqs, 0);
+    assert_int_equal(again->kind, CREQ_GET);
+    assert_int_equal(again->n, 0);
+    assert_null(again->keys);
+    assert_null(again->values);
+    assert_int_equal(again->ttl_ms, 0);
+    assert_int_equal(again->region.id, 0);
+    assert_int_equal(again->region.start_key.len, 0);
+    assert_int_equal(again->key1.len, 0);
+    assert_int_equal(again->value1.len, 0);
+    assert_true(again->key1.cap > 0); /* kept */
+    /* A large value is not kept by the pool. */
+    again->values = &again->value1;
+    bs_buf_reserve(&again->value1, CLIENT_KEEP_BUF + 1);
+    ce_res_free(&res);
+    client_req_run(again);
+    assert_int_equal(c->n_free_reqs, 1);
+    assert_int_equal(c->free_reqs->value1.cap, 0);
+    assert_true(c->free_reqs->key1.cap > 0);
+    ce_res_free(&res);
+    client_free(c);
+}
+
 /* ---- closing ----------------------------------------------------------------------------------- */
 
 typedef struct chain {
@@ -264,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_write_failures),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_request_reuse),
         cmocka_unit_test(test_calls_while_closing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
