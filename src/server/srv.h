@@ -121,7 +121,8 @@ typedef struct srv_node_stats {
     uint64_t tso_fetch_errors;
     uint64_t role_changes;     /* on_role_change calls (becoming leader flushes the ts) */
     uint64_t gc_safe_point;    /* the compaction filter's safe point */
-    uint64_t gc_sweeps;        /* sweeps over every RawKV key whose proposals are all done */
+    uint64_t gc_sweeps;        /* whole sweeps (raw versions, lock resolution, CF write
+                                * records: gc.c) whose proposals are all done */
     uint64_t gc_deletes;       /* version deletes proposed by GC and applied */
     uint64_t gc_proposals;     /* GC proposals applied (one per Region per pass) */
     uint64_t gc_errors;        /* passes or proposals that failed (sweep retried later) */

@@ -10,7 +10,8 @@
  *     is persisted ahead of need and pd_tso_alloc rarely touches the disk;
  *   - pd_gc_tick every gc_tick_ms (10 s): PD advances the GC safe point by itself; the
  *     compaction filter's safe point follows it, and a GC sweep starts when it moved;
- *   - the sweep: bounded txn_gc_pass chunks (gc.c), one at a time: the next chunk starts
+ *   - the sweep: bounded chunks (gc.c: raw versions, then the resolution of locks below the
+ *     safe point, then CF write records), one at a time: the next chunk starts
  *     only when every proposal of the previous one is done, so GC never floods the
  *     raftstore and a failure stops the sweep until the next tick.
  * Fetches always go first: a write waiting for timestamps matters more than GC. It also

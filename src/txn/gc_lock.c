@@ -210,16 +210,9 @@ static bool issue_next(gc_resolver *r)
             r->status_known = false;
             continue;
         }
-        txn_resolve_txn t = {r->locks[r->k].lock_version, r->commit_ts};
-        bs_slice key = bs_buf_slice(&r->locks[r->k].key);
-        txn_resolve_lock_req q;
-        memset(&q, 0, sizeof(q));
-        q.txns = &t;
-        q.n_txns = 1;
-        q.keys = &key;
-        q.n_keys = 1;
-        r->k++;
-        txn_kv_resolve_lock(r->s, &q, on_resolved, r);
+        const txn_lock_info *l = &r->locks[r->k++];
+        txn_kv_resolve_key(r->s, bs_buf_slice(&l->key), l->lock_version, r->commit_ts,
+                           on_resolved, r);
         return true;
     }
 }

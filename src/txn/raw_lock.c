@@ -210,15 +210,8 @@ static void resolve_key(resolution *r, uint64_t commit_ts)
         finish(r, BS_OK, TXN_ERR_NONE, NULL);
         return;
     }
-    txn_resolve_txn t = {r->lock.lock_version, commit_ts};
-    bs_slice key = bs_buf_slice(&r->lock.key);
-    txn_resolve_lock_req q;
-    memset(&q, 0, sizeof(q));
-    q.txns = &t;
-    q.n_txns = 1;
-    q.keys = &key;
-    q.n_keys = 1;
-    txn_kv_resolve_lock(r->s, &q, on_resolved, r);
+    txn_kv_resolve_key(r->s, bs_buf_slice(&r->lock.key), r->lock.lock_version, commit_ts,
+                       on_resolved, r);
 }
 
 static void on_status(void *arg, const txn_kv_result *res)

@@ -1018,6 +1018,10 @@ typedef struct txn_resolve_lock_req {
 #define TXN_RESOLVE_BATCH 256
 void txn_kv_resolve_lock(txn_store *s, const txn_resolve_lock_req *req, txn_kv_done_fn cb,
                          void *arg);
+/* txn_kv_resolve_lock of one key (borrowed) of the txn start_ts: commit at commit_ts, or
+ * roll back when commit_ts is 0. What a lock resolver does once the primary decided. */
+void txn_kv_resolve_key(txn_store *s, bs_slice key, uint64_t start_ts, uint64_t commit_ts,
+                        txn_kv_done_fn cb, void *arg);
 
 /* ---- read-modify-writes inside a transaction (rmw_apply.c) ------------------------------ */
 

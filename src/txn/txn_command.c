@@ -908,3 +908,16 @@ void txn_kv_resolve_lock(txn_store *s, const txn_resolve_lock_req *req, txn_kv_d
     bs_buf_append_slice(&c->range_end, req->end);
     resolve_next_batch(c);
 }
+
+void txn_kv_resolve_key(txn_store *s, bs_slice key, uint64_t start_ts, uint64_t commit_ts,
+                        txn_kv_done_fn cb, void *arg)
+{
+    txn_resolve_txn t = {start_ts, commit_ts};
+    txn_resolve_lock_req q;
+    memset(&q, 0, sizeof(q));
+    q.txns = &t;
+    q.n_txns = 1;
+    q.keys = &key;
+    q.n_keys = 1;
+    txn_kv_resolve_lock(s, &q, cb, arg);
+}

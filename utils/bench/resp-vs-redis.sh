@@ -46,102 +46,39 @@ CLIENTS=${BENCH_CLIENTS:-50}
 ONLY=${BENCH_ONLY:-}
 BASE_BIN=${BASALT_BASE_BIN:-}
 
-die() { echo "resp-vs-redis: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
+. "$here/lib.sh"
+die() { bench_die "$@"; }
+note() { bench_note "$@"; }
 
-[ -x "$BASALT_BIN" ] || die "no basalt-server at $BASALT_BIN (run make, or set BASALT_BIN)"
 [ -z "$BASE_BIN" ] || [ -x "$BASE_BIN" ] || die "no basalt-server at BASALT_BASE_BIN=$BASE_BIN"
-command -v "$REDIS_SERVER" >/dev/null || die "no redis-server (set REDIS_SERVER)"
 for t in redis-benchmark redis-cli python3; do
     command -v "$t" >/dev/null || die "$t is required"
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/resp-vs-redis.XXXXXX") || die "mktemp failed"
-pids=()
+bench_workdir resp-vs-redis
+work=$BENCH_WORK
 bench_pid=
-
+# A redis-benchmark still running goes first, then the servers (lib.sh).
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
-    local p _
     [ -n "$bench_pid" ] && kill -TERM "$bench_pid" 2>/dev/null
-    for p in "${pids[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        note "kept $work"
-    else
-        rm -rf "$work"
-    fi
+    bench_cleanup
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_ping() { # port pid name
-    local _
-    for _ in $(seq 1 300); do
-        kill -0 "$2" 2>/dev/null || die "$3 exited at startup (logs in $work)"
-        [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-        sleep 0.1
-    done
-    die "$3 did not answer PING on port $1"
-}
 
 # ---- servers --------------------------------------------------------------------------
-mkdir -p "$work/basalt" "$work/basalt-base" "$work/redis-always" "$work/redis-nopersist"
-
-start_basalt() { # name binary; sets started_port and started_status
-    local name=$1 bin=$2 pid _
-    "$bin" --data-dir "$work/$name/data" --redis-addr 127.0.0.1:0 \
-        --status-addr 127.0.0.1:0 --addr 127.0.0.1:0 --pd-addr 127.0.0.1:0 \
-        --log-file "$work/$name/server.log" --log-level warn \
-        >"$work/$name/stdout" 2>&1 &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 300); do
-        grep -q '^RESP listening on' "$work/$name/stdout" 2>/dev/null && break
-        kill -0 "$pid" 2>/dev/null || die "$name exited: $(cat "$work/$name/stdout")"
-        sleep 0.1
-    done
-    started_port=$(sed -n 's/^RESP listening on .*:\([0-9]*\)$/\1/p' "$work/$name/stdout" | head -1)
-    started_status=$(sed -n 's/^status listening on .*:\([0-9]*\)$/\1/p' "$work/$name/stdout" | head -1)
-    [ -n "$started_port" ] || die "$name printed no RESP port: $(cat "$work/$name/stdout")"
-    wait_ping "$started_port" "$pid" "$name"
-}
-start_basalt basalt "$BASALT_BIN"
-basalt_port=$started_port
-declare -A STATUS=([basalt]=$started_status)
+bench_start_basalt "$BASALT_BIN" basalt --log-level warn
+basalt_port=$BASALT_RESP_PORT
+declare -A STATUS=([basalt]=$BASALT_STATUS_PORT)
 if [ -n "$BASE_BIN" ]; then
-    start_basalt basalt-base "$BASE_BIN"
-    base_port=$started_port
-    STATUS[basalt-base]=$started_status
+    bench_start_basalt "$BASE_BIN" basalt-base --log-level warn
+    base_port=$BASALT_RESP_PORT
+    STATUS[basalt-base]=$BASALT_STATUS_PORT
 fi
-
-start_redis() { # name extra-args...; sets started_port
-    local name=$1 pid
-    shift
-    started_port=$(free_port)
-    "$REDIS_SERVER" --port "$started_port" --bind 127.0.0.1 --dir "$work/$name" --save "" \
-        --daemonize no --logfile "$work/$name/redis.log" "$@" >/dev/null 2>&1 &
-    pid=$!
-    pids+=("$pid")
-    wait_ping "$started_port" "$pid" "$name"
-}
-start_redis redis-always --appendonly yes --appendfsync always
-always_port=$started_port
-start_redis redis-nopersist --appendonly no
-nopersist_port=$started_port
+bench_start_redis redis-always --appendonly yes --appendfsync always
+always_port=$BENCH_PORT
+bench_start_redis redis-nopersist --appendonly no
+nopersist_port=$BENCH_PORT
 
 declare -A PORT=([basalt]=$basalt_port [redis-always]=$always_port [redis-nopersist]=$nopersist_port)
 SERVERS=(basalt redis-always redis-nopersist)
@@ -284,12 +221,11 @@ elapsed=$(($(date +%s) - t_start))
 
 # ---- report ---------------------------------------------------------------------------
 median() { # server workload column(4=rps,5=p50,6=p99,7=fsyncs)
-    awk -F'\t' -v s="$1" -v w="$2" -v c="$3" '$2 == s && $3 == w { print $c }' "$raw" |
-        sort -g | awk '{ v[NR] = $1 } END {
-            if (NR == 0) { print "NA"; exit }
-            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    awk -F'\t' -v s="$1" -v w="$2" -v c="$3" '$2 == s && $3 == w { print $c }' "$raw" \
+        >"$work/median.in"
+    bench_median "$work/median.in"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }
+ratio() { bench_ratio "$@"; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && a + 0 >= b + 0) }'; }
 
 declare -A P99 RATIO_A RATIO_N
