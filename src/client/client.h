@@ -89,8 +89,8 @@ typedef struct client_result {
 
     bs_buf value;      /* get: the value */
     uint64_t ttl_ms;   /* get_ttl: remaining milliseconds, 0 = no TTL */
-    uint64_t expire_ms; /* client_txn_get of a live key: its absolute expiry (Unix ms of
-                         * common/clock.h's wall clock), 0 = no TTL */
+    uint64_t expire_ms; /* get_ttl and client_txn_get of a live key: its absolute expiry
+                         * (Unix ms of common/clock.h's wall clock), 0 = no TTL */
     txn_pairs pairs;   /* batch_get, scan: USER keys (prefix stripped) and values */
     uint64_t count;    /* count: live keys; multi DEL/EXISTS-style ops: keys affected */
     txn_rmw_result rmw; /* rmw: what the read-modify-write did */
@@ -107,7 +107,8 @@ typedef void (*client_done_fn)(void *arg, client_result *res);
 /* GET: value, or BS_NOTFOUND. */
 void client_get(client *c, uint32_t keyspace, bs_slice key, client_done_fn done, void *arg);
 
-/* TTL: remaining ms (0 = persistent) in res->ttl_ms, or BS_NOTFOUND. */
+/* TTL: remaining ms (0 = persistent) in res->ttl_ms and the expiry as stored in
+ * res->expire_ms, or BS_NOTFOUND. */
 void client_get_ttl(client *c, uint32_t keyspace, bs_slice key, client_done_fn done,
                     void *arg);
 

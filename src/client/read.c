@@ -70,7 +70,8 @@ static creq_step attempt_point(creq *r)
     txn_error_clear(&e);
     int rc = r->kind == CREQ_GET
                  ? txn_raw_get(r->c->o.txn, key, 0, &r->res.value, &e)
-                 : txn_raw_get_key_ttl(r->c->o.txn, key, 0, &r->res.ttl_ms, &e);
+                 : txn_raw_get_key_expiry(r->c->o.txn, key, 0, &r->res.expire_ms,
+                                          &r->res.ttl_ms, &e);
     if (rc == BS_OK || rc == BS_NOTFOUND) {
         r->res.code = rc;
         return STEP_DONE;

@@ -8,8 +8,8 @@
  * several keys, EXISTS, RENAME, COPY) are one client_multi when their keys share a Region
  * (atomic there, under the keys' latches) and a transaction of their own otherwise
  * (resp_exec_single), so they are atomic wherever the keys live. COPY to another database
- * writes another keyspace, so it is always a transaction (ktxn_job below), as is
- * EXPIRETIME, whose absolute answer only a transactional read reports. EXPIRE and PERSIST
+ * writes another keyspace, so it is always a transaction (ktxn_job below). The TTL family
+ * answers from the expiry as stored (client_get_ttl). EXPIRE and PERSIST
  * depend on the current TTL, so they are client_rmw, run on the key's leader under its
  * latch. */
 #include <limits.h>
@@ -17,7 +17,7 @@
 
 #include "common/clock.h"
 #include "resp/conn_int.h" /* the server's settings (databases) */
-#include "resp/exec_int.h" /* COPY DB n and EXPIRETIME run as transactions */
+#include "resp/exec_int.h" /* COPY DB n runs as a transaction */
 #include "resp/resp_int.h"
 
 /* True when the client call succeeded; otherwise replies its error and finishes req. */
@@ -229,26 +229,29 @@ static void cmd_persist(resp_req *req)
 
 /* ---- TTL family ------------------------------------------------------------------------- */
 
-/* -2 for a missing key, -1 for one without TTL, else the TTL or the absolute expiry time,
- * seconds rounded to the nearest as Redis does. From the remaining ms the absolute time is
- * now + remaining, exact to the millisecond the read took: what EXPIRETIME inside MULTI
- * answers (exec_cmds.c); run alone it reads the stored expiry (x_expiretime). */
-void resp_reply_ttl(resp_out *o, resp_ttl_kind kind, bool found, uint64_t ttl_ms)
+/* -2 for a missing key, -1 for one without TTL (expire_ms 0), else the TTL left or the
+ * absolute expiry time (exactly as stored), seconds rounded to the nearest as Redis's
+ * ttlGenericCommand does. A key expiring this very millisecond has 1 ms left. */
+void resp_reply_expiry(resp_out *o, resp_ttl_kind kind, bool found, uint64_t expire_ms)
 {
     if (!found) {
         resp_reply_int(o, -2);
         return;
     }
-    if (ttl_ms == 0) {
+    if (expire_ms == 0) {
         resp_reply_int(o, -1);
         return;
     }
-    long long v = ttl_ms > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)ttl_ms;
-    if (kind == RESP_EXPIRETIME_S || kind == RESP_EXPIRETIME_MS) {
-        long long now = bs_clock_wall_ms();
-        v = v > LLONG_MAX - now ? LLONG_MAX : v + now; /* PEXPIREAT allows LLONG_MAX */
+    uint64_t v = expire_ms;
+    if (kind == RESP_TTL_S || kind == RESP_TTL_MS) {
+        uint64_t now = (uint64_t)bs_clock_wall_ms();
+        v = expire_ms > now ? expire_ms - now : 1;
     }
-    resp_reply_int(o, (kind == RESP_TTL_MS || kind == RESP_EXPIRETIME_MS) ? v : (v + 500) / 1000);
+    if (v > (uint64_t)LLONG_MAX)
+        v = (uint64_t)LLONG_MAX; /* PEXPIREAT allows LLONG_MAX */
+    bool ms = kind == RESP_TTL_MS || kind == RESP_EXPIRETIME_MS;
+    /* (v + 500) / 1000 without overflow at LLONG_MAX */
+    resp_reply_int(o, (long long)(ms ? v : v / 1000 + (v % 1000 >= 500 ? 1 : 0)));
 }
 
 typedef struct ttl_ctx {
@@ -266,7 +269,7 @@ static void done_ttl(void *arg, client_result *res)
         resp_reply_client_error(req, res);
         return;
     }
-    resp_reply_ttl(&req->o, kind, res->code == BS_OK, res->ttl_ms);
+    resp_reply_expiry(&req->o, kind, res->code == BS_OK, res->expire_ms);
     resp_req_finish(req);
 }
 
@@ -427,22 +430,18 @@ bool resp_args_copy(resp_req *req, long long databases, bool *replace, uint32_t 
     return true;
 }
 
-
-/* ---- commands run as a transaction of their own (COPY DB n, EXPIRETIME) ----------------
+/* ---- COPY to another database: a transaction of its own -------------------------------
  *
- * Some commands need what only the transaction API gives: writes to two keyspaces that
- * commit atomically (COPY to another database), or a key's absolute expiry (client_get_ttl
- * reports only the time left, client_txn_get the expiry itself). They run as one command
- * through the transaction engine (exec.c), with a form of their own below: serializable
- * (the source read joins the commit as a Lock), re-run on a write conflict after the
- * engine's random wait (armed on the connection's loop, as EXEC's), atomic across
- * keyspaces and Regions. */
+ * Writes to two keyspaces commit atomically only through the transaction API, so COPY ...
+ * DB n runs as one command through the transaction engine (exec.c) with COPY's
+ * transactional form (exec_cmds.c): serializable (the source read joins the commit as a
+ * Lock), re-run on a write conflict after the engine's random wait (armed on the
+ * connection's loop, as EXEC's), atomic across keyspaces and Regions. */
 typedef struct ktxn_job {
     resp_exec x;
     resp_xcmd c;          /* the command; argv borrowed from req */
     resp_xspec spec;
     resp_req *req;
-    resp_ttl_kind kind;   /* EXPIRETIME, PEXPIRETIME */
     uint32_t delay_ms;
 } ktxn_job;
 
@@ -539,41 +538,14 @@ static void cmd_copy(resp_req *req)
     client_multi(req->client, &m, done_copy, ctx);
 }
 
-/* EXPIRETIME/PEXPIRETIME key: the absolute expiry as stored, which a transactional read
- * reports (client_get_ttl gives only the time left, and now + left can be off by the
- * milliseconds between the store's clock read and ours). -2 missing, -1 no TTL; seconds
- * rounded to the nearest, as Redis's ttlGenericCommand. Reads only: nothing to commit. */
-static resp_xstep x_expiretime(resp_exec *x, resp_xcmd *c)
-{
-    ktxn_job *j = x->owner;
-    if (c->stage == 0)
-        return resp_x_get(x, c, resp_req_arg(&c->req, 1));
-    if (x->res.code != BS_OK) {
-        resp_reply_int(&c->req.o, -2);
-    } else if (x->res.expire_ms == 0) {
-        resp_reply_int(&c->req.o, -1);
-    } else {
-        uint64_t at = x->res.expire_ms > (uint64_t)LLONG_MAX ? (uint64_t)LLONG_MAX
-                                                             : x->res.expire_ms;
-        /* (at + 500) / 1000 without overflow at LLONG_MAX (PEXPIREAT allows it) */
-        uint64_t secs = at / 1000 + (at % 1000 >= 500 ? 1 : 0);
-        resp_reply_int(&c->req.o, (long long)(j->kind == RESP_EXPIRETIME_MS ? at : secs));
-    }
-    return XSTEP_DONE;
-}
-
 static void cmd_expiretime(resp_req *req)
 {
-    ktxn_job *j = ktxn_new(req, x_expiretime);
-    j->kind = RESP_EXPIRETIME_S;
-    ktxn_start(j);
+    ttl_generic(req, RESP_EXPIRETIME_S);
 }
 
 static void cmd_pexpiretime(resp_req *req)
 {
-    ktxn_job *j = ktxn_new(req, x_expiretime);
-    j->kind = RESP_EXPIRETIME_MS;
-    ktxn_start(j);
+    ttl_generic(req, RESP_EXPIRETIME_MS);
 }
 
 /* ---- DBSIZE, FLUSHDB, FLUSHALL ------------------------------------------------------------ */

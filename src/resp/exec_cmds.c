@@ -159,10 +159,7 @@ static void reply_type(resp_exec *x, resp_xcmd *c, bool found, int unused)
 /* kind: the resp_ttl_kind. */
 static void reply_ttl(resp_exec *x, resp_xcmd *c, bool found, int kind)
 {
-    uint64_t left = 0, now = now_ms();
-    if (found && x->res.expire_ms)
-        left = x->res.expire_ms > now ? x->res.expire_ms - now : 1; /* expiring this ms */
-    resp_reply_ttl(&c->req.o, (resp_ttl_kind)kind, found, left);
+    resp_reply_expiry(&c->req.o, (resp_ttl_kind)kind, found, found ? x->res.expire_ms : 0);
 }
 
 static void reply_memory_usage(resp_exec *x, resp_xcmd *c, bool found, int unused)

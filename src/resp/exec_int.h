@@ -1,6 +1,6 @@
 /* exec_int.h -- the transaction executor shared by exec.c (the engine), exec_cmds.c (each
  * command's transactional form), cmd_multi.c (EXEC) and cmd_keys.c (commands that run as a
- * transaction of their own: COPY ... DB n, EXPIRETIME); no other file includes it.
+ * transaction of their own: COPY ... DB n); no other file includes it.
  *
  * A run executes commands, in order, inside ONE Percolator transaction (client.h's last
  * section): begin (start_ts from TSO), WATCH assertions, each command's reads at start_ts

@@ -191,8 +191,9 @@ void resp_reply_mget(resp_out *o, const resp_req *req, const txn_pairs *pairs);
 typedef enum resp_ttl_kind {
     RESP_TTL_S, RESP_TTL_MS, RESP_EXPIRETIME_S, RESP_EXPIRETIME_MS
 } resp_ttl_kind;
-/* TTL family: -2 when !found, -1 without TTL, else from ttl_ms (the remaining ms). */
-void resp_reply_ttl(resp_out *o, resp_ttl_kind kind, bool found, uint64_t ttl_ms);
+/* TTL family: -2 when !found, -1 without TTL (expire_ms 0), else from expire_ms (the
+ * absolute expiry as stored, Unix ms). */
+void resp_reply_expiry(resp_out *o, resp_ttl_kind kind, bool found, uint64_t expire_ms);
 
 /* ---- MULTI/EXEC (cmd_multi.c, exec.c, exec_cmds.c) -------------------------------------- */
 

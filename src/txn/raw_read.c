@@ -263,6 +263,13 @@ int txn_raw_scan(txn_store *s, const txn_scan_req *req, txn_pairs *out, txn_erro
 int txn_raw_get_key_ttl(txn_store *s, bs_slice key, uint64_t read_ts, uint64_t *ttl_ms,
                         txn_error *e)
 {
+    uint64_t expire_ms;
+    return txn_raw_get_key_expiry(s, key, read_ts, &expire_ms, ttl_ms, e);
+}
+
+int txn_raw_get_key_expiry(txn_store *s, bs_slice key, uint64_t read_ts, uint64_t *expire_ms,
+                           uint64_t *ttl_ms, txn_error *e)
+{
     int rc = check_keys(s, &key, 1, read_ts, e);
     if (rc != BS_OK)
         return rc;
@@ -273,8 +280,11 @@ int txn_raw_get_key_ttl(txn_store *s, bs_slice key, uint64_t read_ts, uint64_t *
     rc = check_locks(s, snap, &key, 1, e);
     if (rc == BS_OK)
         rc = read_one(s, snap, key, &cur, e);
-    if (rc == BS_OK)
-        *ttl_ms = cur.has_expire ? cur.expire_ms - now : 0; /* live: expire_ms > now */
+    if (rc == BS_OK) {
+        *expire_ms = cur.has_expire ? cur.expire_ms : 0;
+        if (ttl_ms)
+            *ttl_ms = cur.has_expire ? cur.expire_ms - now : 0; /* live: expire_ms > now */
+    }
     txn_cur_deinit(&cur);
     kv_snapshot_free(snap);
     return rc;

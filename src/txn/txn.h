@@ -387,6 +387,10 @@ int txn_raw_scan(txn_store *s, const txn_scan_req *req, txn_pairs *out, txn_erro
  * the key is absent, deleted or expired. */
 int txn_raw_get_key_ttl(txn_store *s, bs_slice key, uint64_t read_ts, uint64_t *ttl_ms,
                         txn_error *e);
+/* The same, also giving the absolute expiry as stored (Unix ms; 0 = no TTL) in *expire_ms;
+ * both come from one read of the clock. ttl_ms may be NULL. */
+int txn_raw_get_key_expiry(txn_store *s, bs_slice key, uint64_t read_ts, uint64_t *expire_ms,
+                           uint64_t *ttl_ms, txn_error *e);
 
 typedef struct txn_checksum {
     uint64_t checksum;    /* XOR of crc64(key ‖ value) over the live pairs */
