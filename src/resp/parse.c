@@ -218,10 +218,10 @@ static resp_parse_status fail(resp_parser *p, const char *text)
     return RESP_PARSE_ERROR;
 }
 
-/* string2ll() of Redis's util.c, as a rule: "0", or an optional '-' then a digit 1-9 then
- * digits, fewer than 21 characters in all, within long long. */
-static bool parse_ll(const uint8_t *s, size_t n, long long *out)
+bool resp_parse_ll(bs_slice str, long long *out)
 {
+    const uint8_t *s = str.ptr;
+    size_t n = str.len;
     if (n == 0 || n >= 21)
         return false;
     if (n == 1 && s[0] == '0') {
@@ -481,7 +481,7 @@ resp_parse_status resp_parser_next(resp_parser *p, resp_cmd *cmd)
             if (rc == 0)
                 return RESP_PARSE_MORE;
             BS_ASSERT(n >= 1 && p->in.ptr[p->pos] == '*');
-            if (!parse_ll(p->in.ptr + p->pos + 1, n - 1, &ll) || ll > p->cfg.max_multibulk_len)
+            if (!resp_parse_ll(bs_slice_make(p->in.ptr + p->pos + 1, n - 1), &ll) || ll > p->cfg.max_multibulk_len)
                 return fail(p, "invalid multibulk length");
             if (ll > 10 && p->cfg.auth_required)
                 return fail(p, "unauthenticated multibulk length");
@@ -512,7 +512,7 @@ resp_parse_status resp_parser_next(resp_parser *p, resp_cmd *cmd)
                          c == '\r' || c == '\n' ? ' ' : (char)c);
                 return fail(p, text);
             }
-            if (!parse_ll(p->in.ptr + p->pos + 1, n - 1, &ll) || ll < 0 ||
+            if (!resp_parse_ll(bs_slice_make(p->in.ptr + p->pos + 1, n - 1), &ll) || ll < 0 ||
                 ll > p->cfg.max_bulk_len)
                 return fail(p, "invalid bulk length");
             if (ll > 16384 && p->cfg.auth_required)

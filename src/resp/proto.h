@@ -143,6 +143,11 @@ resp_parse_status resp_parser_next(resp_parser *p, resp_cmd *cmd);
  * between the RESP_PARSE_CMD and the next call that invalidates argv. */
 void resp_parser_detach_arg(resp_parser *p, size_t i, bs_buf *out);
 
+/* Redis's string2ll, the rule of multibulk and bulk lengths and of every integer argument:
+ * "0", or an optional '-' then a digit 1-9 then digits, at most 20 characters, within long
+ * long (no spaces, no '+', no leading zeros, no "-0"). Any thread. */
+bool resp_parse_ll(bs_slice s, long long *out);
+
 /* The protocol error text, e.g. "Protocol error: invalid bulk length" (no "ERR " prefix,
  * no CR or LF), or "" when there was none. Borrowed: valid while p lives. */
 const char *resp_parser_error(const resp_parser *p);

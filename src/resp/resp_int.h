@@ -104,8 +104,7 @@ extern const resp_command resp_cmds_multi[];  /* MULTI EXEC DISCARD WATCH UNWATC
 
 /* ---- argument helpers (util.c), Redis's exact rules and error texts -------------------- */
 
-/* Redis's string2ll: optional '-', no leading zeros, no spaces, no '+', fits long long. */
-bool resp_parse_ll(bs_slice s, long long *out);
+/* resp_parse_ll (proto.h) is the integer rule of every argument too. */
 /* Redis's string2ld/strtold rules for INCRBYFLOAT-style arguments: no spaces, no NaN. */
 bool resp_parse_ld(bs_slice s, long double *out);
 /* Case-insensitive comparison of s with the C string lit. */

@@ -14,47 +14,6 @@
 #include "common/assert.h"
 #include "resp/resp_int.h"
 
-bool resp_parse_ll(bs_slice s, long long *out)
-{
-    const uint8_t *p = s.ptr;
-    size_t n = s.len, i = 0;
-    bool neg = false;
-    if (n == 0 || n > 20)
-        return false;
-    if (n == 1 && p[0] == '0') {
-        *out = 0;
-        return true;
-    }
-    if (p[0] == '-') {
-        neg = true;
-        i = 1;
-        if (n == 1)
-            return false;
-    }
-    /* First digit 1..9: no leading zeros, no "-0". */
-    if (p[i] < '1' || p[i] > '9')
-        return false;
-    unsigned long long v = 0;
-    for (; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (unsigned long long)LLONG_MAX + 1)
-            return false;
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > (unsigned long long)LLONG_MAX)
-            return false;
-        *out = (long long)v;
-    }
-    return true;
-}
-
 bool resp_parse_ld(bs_slice s, long double *out)
 {
     char buf[5 * 1024 + 1]; /* MAX_LONG_DOUBLE_CHARS */
