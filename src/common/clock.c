@@ -9,6 +9,8 @@
 /* -1: no pinned time. Atomics so a test thread can move time under running workers. */
 static _Atomic int64_t wall_fixed_ms = -1;
 static _Atomic int64_t wall_offset_ms = 0;
+/* Only grows (bs_clock_advance_mono), so the monotonic clock stays monotonic. */
+static _Atomic int64_t mono_skew_ns = 0;
 
 static int64_t read_ns(clockid_t id)
 {
@@ -22,12 +24,18 @@ static int64_t read_ns(clockid_t id)
 
 int64_t bs_clock_mono_ns(void)
 {
-    return read_ns(CLOCK_MONOTONIC);
+    return read_ns(CLOCK_MONOTONIC) + atomic_load_explicit(&mono_skew_ns, memory_order_relaxed);
 }
 
 int64_t bs_clock_mono_ms(void)
 {
-    return read_ns(CLOCK_MONOTONIC) / 1000000;
+    return bs_clock_mono_ns() / 1000000;
+}
+
+void bs_clock_advance_mono(int64_t ms)
+{
+    BS_ASSERT(ms >= 0);
+    atomic_fetch_add_explicit(&mono_skew_ns, ms * 1000000, memory_order_relaxed);
 }
 
 int64_t bs_clock_wall_us(void)

@@ -18,6 +18,10 @@
 int64_t bs_clock_mono_ns(void);
 int64_t bs_clock_mono_ms(void);
 
+/* Test hook: every later monotonic reading is ms (>= 0) further on, as if that much time
+ * had passed at once (intervals that would take seconds to wait for). Forward only. */
+void bs_clock_advance_mono(int64_t ms);
+
 /* CLOCK_REALTIME as milliseconds / microseconds since the Unix epoch, after the test hooks:
  * when a fixed time is set, it is returned (wall_us = fixed_ms * 1000); otherwise the real
  * time plus the offset. */

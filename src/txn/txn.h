@@ -102,8 +102,17 @@ typedef void (*txn_tso_fetch_fn)(void *arg, uint32_t count, txn_tso_done_fn done
 
 typedef struct txn_causal_ts txn_causal_ts;
 
-/* Creates a source that prefetches `batch` (>= 1) TSOs at a time from fetch(arg, ...) and
- * starts a first fetch. arg is borrowed and must outlive the source. Caller owns; free with
+/* Prefetch sizing (causal_ts.c): a prefetch doubles when the previous one's half batch
+ * lasted less than GROW_MS, never above MAX_BATCH (PD hands out fewer than 2^18 TSOs per
+ * call); a batch older than RENEW_MS is renewed on its next use at half the size, never
+ * below the configured batch. */
+#define TXN_CAUSAL_TS_MAX_BATCH (1u << 17)
+#define TXN_CAUSAL_TS_GROW_MS 1000
+#define TXN_CAUSAL_TS_RENEW_MS 3000
+
+/* Creates a source that prefetches at least `batch` (>= 1) TSOs at a time from
+ * fetch(arg, ...), more as the write rate asks (above), and starts a first fetch of
+ * `batch`. arg is borrowed and must outlive the source. Caller owns; free with
  * txn_causal_ts_free() once no fetch is in flight (the provider has called back). */
 txn_causal_ts *txn_causal_ts_new(txn_tso_fetch_fn fetch, void *arg, uint32_t batch);
 void txn_causal_ts_free(txn_causal_ts *c); /* c may be NULL */
@@ -118,6 +127,7 @@ int txn_causal_ts_get(txn_causal_ts *c, uint64_t *ts);
 void txn_causal_ts_observe(txn_causal_ts *c, uint64_t ts);
 /* Discards the current batch and fetches a fresh one; until it arrives, get returns
  * BS_EBUSY. Call when a peer becomes leader (TiKV flushes its causal ts provider then).
+ * The fresh batch has the configured size `batch`.
  * done (may be NULL) is called once with the fetch's code and the new batch's last ts, so
  * the caller can raise max_ts to it. Any thread. */
 void txn_causal_ts_flush(txn_causal_ts *c, txn_tso_done_fn done, void *done_arg);

@@ -1,5 +1,5 @@
 /* test_causal_ts.c -- the causal timestamp source: strictly increasing timestamps from
- * prefetched batches, observe() lifting the floor, and flush on leader change (writes get
+ * prefetched batches that grow and shrink with the write rate, observe() lifting the floor, and flush on leader change (writes get
  * "not ready" until the fresh TSO lands, then continue above it). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "txn/harness.h"
 
 static int setup(void **state)
@@ -31,9 +32,61 @@ static void test_monotonic_batches(void **state)
         assert_true(ts > prev);
         prev = ts;
     }
-    /* 1000 timestamps from batches of 64: a few dozen fetches, not 1000 */
-    assert_true(h->tso_fetches >= 1000 / 64);
-    assert_true(h->tso_fetches <= 1000 / 32 + 2);
+    /* 1000 timestamps used within a second: batches of 64, 64, 128, 256, 512, 1024 (each
+     * prefetch doubles), so a handful of fetches, not 1000 and not 1000 / 32 */
+    assert_true(h->tso_fetches >= 4);
+    assert_true(h->tso_fetches <= 8);
+}
+
+/* The size of the next prefetch, as the fake PD saw it: the TSOs reserved by a fetch
+ * triggered now (every later get is from that batch). */
+static uint32_t next_fetch_count(th *h, uint64_t *ts)
+{
+    uint64_t tso0 = h->tso, fetches = h->tso_fetches;
+    while (h->tso_fetches == fetches)
+        assert_int_equal(txn_causal_ts_get(h->cts, ts), BS_OK);
+    return (uint32_t)(h->tso - tso0);
+}
+
+static void test_prefetch_adapts_to_rate(void **state)
+{
+    th *h = *state;
+    uint64_t ts = 0, prev = 0;
+    uint32_t n = 0;
+    /* A fast writer: every prefetch doubles, up to the cap. */
+    for (int i = 0; i < 40 && n < TXN_CAUSAL_TS_MAX_BATCH; i++) {
+        n = next_fetch_count(h, &ts);
+        assert_true(ts > prev);
+        prev = ts;
+    }
+    assert_int_equal(n, TXN_CAUSAL_TS_MAX_BATCH);
+    assert_int_equal(next_fetch_count(h, &ts), TXN_CAUSAL_TS_MAX_BATCH);
+    assert_true(ts > prev);
+    prev = ts;
+    /* A batch older than RENEW_MS is renewed at its next use, at half the size (less than
+     * half of it was used meanwhile); the get that notices still takes the old batch. */
+    for (uint32_t want = TXN_CAUSAL_TS_MAX_BATCH / 2; want >= 64; want /= 2) {
+        uint64_t fetches = h->tso_fetches, tso0 = h->tso;
+        bs_clock_advance_mono(TXN_CAUSAL_TS_RENEW_MS + 1);
+        assert_int_equal(txn_causal_ts_get(h->cts, &ts), BS_OK);
+        assert_true(ts > prev && ts <= tso0);
+        assert_int_equal(h->tso_fetches, fetches + 1);
+        assert_int_equal(h->tso - tso0, want);
+        assert_int_equal(txn_causal_ts_get(h->cts, &prev), BS_OK);
+        assert_true(prev > tso0); /* from the renewed batch */
+    }
+    /* ... and never below the configured size. */
+    uint64_t tso0 = h->tso;
+    bs_clock_advance_mono(TXN_CAUSAL_TS_RENEW_MS + 1);
+    assert_int_equal(txn_causal_ts_get(h->cts, &ts), BS_OK);
+    assert_int_equal(h->tso - tso0, 64);
+    /* A flush fetches the configured size, whatever the prefetches grew to. */
+    h->tso_hold = true;
+    txn_causal_ts_flush(h->cts, NULL, NULL);
+    assert_int_equal(h->held_count, 64);
+    th_tso_release(h);
+    assert_int_equal(txn_causal_ts_get(h->cts, &ts), BS_OK);
+    assert_true(ts > prev);
 }
 
 static void test_observe_raises_floor(void **state)
@@ -80,6 +133,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_monotonic_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch_adapts_to_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_raises_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_on_leader_change, setup, teardown),
     };
