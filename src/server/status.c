@@ -79,6 +79,17 @@ static const char *const engine_props[][3] = {
      "Estimated number of keys per column family"},
     {"rocksdb.num-files-at-level0", "basalt_engine_level0_files",
      "SST files at level 0 per column family"},
+    {"rocksdb.compaction-pending", "basalt_engine_compaction_pending",
+     "1 when a compaction of the column family is due"},
+    {"rocksdb.mem-table-flush-pending", "basalt_engine_flush_pending",
+     "1 when a memtable flush of the column family is due"},
+};
+
+/* Properties of the whole engine (RocksDB answers them the same for every CF). */
+static const char *const engine_db_props[][3] = {
+    {"rocksdb.num-running-compactions", "basalt_engine_running_compactions",
+     "Compactions running now"},
+    {"rocksdb.num-running-flushes", "basalt_engine_running_flushes", "Memtable flushes running now"},
 };
 
 static void update_gauges(srv_node *n)
@@ -101,6 +112,11 @@ static void update_gauges(srv_node *n)
             if (kv_engine_property_int(n->engine, (kv_cf)cf, engine_props[i][0], &val) == BS_OK)
                 set_gauge(engine_props[i][1], engine_props[i][2], labels, (int64_t)val);
         }
+    }
+    for (size_t i = 0; i < sizeof engine_db_props / sizeof engine_db_props[0]; i++) {
+        uint64_t val = 0;
+        if (kv_engine_property_int(n->engine, KV_CF_DEFAULT, engine_db_props[i][0], &val) == BS_OK)
+            set_gauge(engine_db_props[i][1], engine_db_props[i][2], "", (int64_t)val);
     }
 
     cluster_store_stats st;

@@ -245,7 +245,10 @@ def check_metrics(s, tag):
             "basalt_raftstore_append_log_duration_seconds_bucket",
             "basalt_raftstore_apply_duration_seconds_count", "basalt_region_count 1",
             'basalt_engine_sst_size_bytes{cf="default"}',
-            'basalt_engine_memtable_size_bytes{cf="raft"}']
+            'basalt_engine_memtable_size_bytes{cf="raft"}',
+            'basalt_engine_compaction_pending{cf="default"}',
+            'basalt_engine_flush_pending{cf="write"}',
+            "basalt_engine_running_compactions ", "basalt_engine_running_flushes "]
     missing = [w for w in want if w not in body]
     check(f"{tag}: /metrics has raft, latency, region and RocksDB metrics", not missing,
           f"missing {missing}")

@@ -7,7 +7,8 @@
 #   redis-always    redis-server --appendonly yes --appendfsync always (durable, like Basalt)
 #   redis-nopersist redis-server --appendonly no --save ""             (memory only)
 # Every workload runs once against each server per round (the order rotates per round),
-# for BENCH_ROUNDS rounds; the table shows medians of ops/s and of p99 latency.
+# for BENCH_ROUNDS rounds; the table shows medians of ops/s and of p99 latency. A run starts
+# only when no server is flushing, compacting or rewriting its AOF (settle, below).
 #
 # Usage: utils/bench/resp-vs-redis.sh            (after `make`; exits 0, a benchmark)
 # Environment:
@@ -18,7 +19,7 @@
 #                   same minutes (optional)
 #   REDIS_SERVER    redis-server binary (default: redis-server on PATH)
 #   BENCH_ROUNDS    alternating rounds (default 3)
-#   BENCH_REQUESTS  requests per -P 1 run (default 20000; -P 16 runs send 4x, MSET 1/3)
+#   BENCH_REQUESTS  requests per -P 1 run (default 50000; -P 16 runs send 4x, MSET 1/3)
 #   BENCH_KEYSPACE  -r of the SET/GET/MSET workloads and keys preloaded for GET (100000)
 #   BENCH_CLIENTS   -c (default 50)
 #   BENCH_ONLY      space-separated workload names to run (default: all)
@@ -40,7 +41,7 @@ repo=$(cd "$here/../.." && pwd)
 BASALT_BIN=${BASALT_BIN:-$repo/bin/basalt-server}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 ROUNDS=${BENCH_ROUNDS:-3}
-REQ=${BENCH_REQUESTS:-20000}
+REQ=${BENCH_REQUESTS:-50000}
 KEYSPACE=${BENCH_KEYSPACE:-100000}
 CLIENTS=${BENCH_CLIENTS:-50}
 ONLY=${BENCH_ONLY:-}
@@ -148,15 +149,41 @@ if [ "$need_get" = 1 ]; then
     sleep 3
 fi
 
-# redis-always rewrites its AOF in the background as it grows; a run does not start during one.
-settle() { # server
-    local _
-    [[ $1 == redis-* ]] || return 0
+# No run starts while any server is busy with background maintenance, its own or another's
+# (they share two cores): it would be charged for work an earlier run caused. redis-always
+# rewrites its AOF as it grows; Basalt's RocksDB flushes memtables and compacts (the preload
+# and the SET runs leave hundreds of MB to compact). Waits up to 60 s; then runs anyway.
+settle() {
+    local _ s busy
     for _ in $(seq 1 600); do
-        redis-cli -p "${PORT[$1]}" info persistence 2>/dev/null |
-            grep -Eq '^(aof_rewrite_in_progress|rdb_bgsave_in_progress):1' || return 0
+        busy=
+        for s in "${SERVERS[@]}"; do
+            if [[ $s == redis-* ]]; then
+                redis-cli -p "${PORT[$s]}" info persistence 2>/dev/null |
+                    grep -Eq '^(aof_rewrite_in_progress|rdb_bgsave_in_progress):1' && busy=$s
+            else
+                basalt_busy "$s" && busy=$s
+            fi
+            [ -n "$busy" ] && break
+        done
+        [ -z "$busy" ] && return 0
         sleep 0.1
     done
+    note "$busy still busy with background work after 60 s; running anyway"
+}
+
+# Whether a Basalt server has a flush or compaction running or due (its /metrics).
+basalt_busy() { # server
+    local port=${STATUS[$1]:-}
+    [ -n "$port" ] || return 1
+    python3 - "$port" <<'EOF' 2>/dev/null
+import sys, urllib.request
+t = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+busy = [l for l in t.splitlines() if l.startswith(("basalt_engine_compaction_pending",
+        "basalt_engine_flush_pending", "basalt_engine_running_compactions",
+        "basalt_engine_running_flushes")) and float(l.split()[-1]) > 0]
+sys.exit(0 if busy else 1)
+EOF
 }
 
 fsyncs() { # server
@@ -175,7 +202,7 @@ raw=$work/results.tsv   # round server workload rps p50 p99 fsyncs
 
 run_one() { # round server name requests args
     local r=$1 s=$2 name=$3 n=$4 args=$5 out f0 f1 line
-    settle "$s"
+    settle
     f0=0; [[ $s == basalt* ]] && f0=$(fsyncs "$s")
     # in the background, so that a signal ends the script at once (the trap kills it)
     # shellcheck disable=SC2086
