@@ -133,12 +133,8 @@ static const bs_config_item items[] = {
     /* ---- [rocksdb.*]: one RocksDB instance, four column families ---- */
     BOOL("rocksdb.titan.enabled", rocksdb.titan_enabled, "false", NULL,
          "store large values in Titan blob files"),
-    /* TiKV's 128MiB made every put of a random key cost more as the memtable filled (a
-     * deeper skiplist that misses the cache at every level): on 2 cores, random SETs took
-     * 9.3 us of raftstore CPU each with 128MiB, 6.6 with 32MiB, where flushes and
-     * compactions stay cheap (README, "Performance"). */
     SIZE("rocksdb.defaultcf.write-buffer-size", rocksdb.defaultcf.write_buffer_size,
-         "\"32MiB\"", 1, NO_MAX, "memtable size of the default CF (values)"),
+         "\"128MiB\"", 1, NO_MAX, "memtable size of the default CF (values)"),
     ENUMS("rocksdb.defaultcf.compression-per-level", rocksdb.defaultcf.compression_per_level,
           LEVELS_DEFAULT, compression_names,
           "compression of each level: no, snappy, zlib, bzip2, lz4, lz4hc, zstd"),

@@ -375,7 +375,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.storage.api_version, 2);
     assert_true(c.storage.enable_ttl);
     assert_int_equal(c.storage.block_cache_capacity, GIB);
-    assert_int_equal(c.rocksdb.defaultcf.write_buffer_size, 32 * MIB);
+    assert_int_equal(c.rocksdb.defaultcf.write_buffer_size, 128 * MIB);
     assert_int_equal(c.rocksdb.writecf.write_buffer_size, 128 * MIB);
     assert_int_equal(c.rocksdb.lockcf.write_buffer_size, 32 * MIB);
     assert_int_equal(c.rocksdb.raftcf.write_buffer_size, 128 * MIB);

@@ -27,8 +27,7 @@ static void test_defaults_follow_tikv(void **state)
     bs_config_defaults(&c);
     assert_int_equal(kv_options_from_config(&c, &o, &err), BS_OK);
     assert_int_equal(o.block_cache_size, (size_t)1 << 30);
-    /* Basalt's 32MiB, not TiKV's 128MiB (config_schema.c says why) */
-    assert_int_equal(o.cf_write_buffer_size[KV_CF_DEFAULT], (size_t)32 << 20);
+    assert_int_equal(o.cf_write_buffer_size[KV_CF_DEFAULT], (size_t)128 << 20);
     assert_int_equal(o.cf_write_buffer_size[KV_CF_LOCK], (size_t)32 << 20);
     assert_true(o.cf_compression_set[KV_CF_DEFAULT]);
     assert_int_equal(o.cf_compression_per_level[KV_CF_DEFAULT][0], KV_COMPRESSION_NONE);
