@@ -219,6 +219,16 @@ bool client_region_has(const cluster_region *region, bs_slice rk);
  * attempt must stop (as client_req_locate / client_req_readable). */
 bool client_range_part(creq *r, bs_buf *plo, bs_buf *phi, bool *last, bool check_read,
                        creq_step *s);
+/* Batch reads (MGET, raw and transactional) keep per key r->resolved, r->found, r->vals.
+ * The next Region's part: the keys not resolved yet that lie in the Region of the first
+ * of them, which is located and checked for reading. Returns true with *keys (API v2 keys,
+ * borrowed from r) and *idx (their indexes in r) of *m > 0 keys, caller frees both arrays;
+ * false when the attempt must stop with *s (as client_req_readable), or with *s =
+ * STEP_DONE when every key is resolved. */
+bool client_req_next_part(creq *r, bs_slice **keys, size_t **idx, size_t *m, creq_step *s);
+/* Moves the found values into r->res.pairs, in request order, with user keys; r->res.code
+ * = BS_OK. */
+void client_req_take_found(creq *r);
 /* Decodes region key rk (MCE of an API v2 key) into *out (replaced). BS_OK or BS_ECORRUPT. */
 int client_region_key_decode(bs_slice rk, bs_buf *out);
 /* Appends the API v2 RawKV key of keyspace ‖ user to *out (replaced). */

@@ -23,20 +23,6 @@ static bool keyspace_valid(creq *r, uint32_t keyspace)
     return false;
 }
 
-/* Appends (key, value) to p, taking value's bytes (value is left empty). */
-static void pairs_push(txn_pairs *p, bs_slice key, bs_buf *value)
-{
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 8;
-        p->v = bs_realloc(p->v, p->cap * sizeof(txn_pair));
-    }
-    txn_pair *x = &p->v[p->n++];
-    x->key = (bs_buf)BS_BUF_INIT;
-    bs_buf_append_slice(&x->key, key);
-    x->value = *value;
-    *value = (bs_buf)BS_BUF_INIT;
-}
-
 /* Drops the pairs past the first n (a failed part is read again on retry). */
 static void pairs_truncate(txn_pairs *p, size_t n)
 {
@@ -105,25 +91,10 @@ void client_get_ttl(client *c, uint32_t keyspace, bs_slice key, client_done_fn d
  * every other unresolved key it holds), then assembles the live ones in request order. */
 static creq_step attempt_batch_get(creq *r)
 {
-    for (;;) {
-        size_t first = 0;
-        while (first < r->n && r->resolved[first])
-            first++;
-        if (first == r->n)
-            break;
-        creq_step s;
-        bs_slice rk = bs_buf_slice(&r->rkeys[first]);
-        if (!client_req_locate(r, rk, false, &s) || !client_req_readable(r, rk, &s))
-            return s;
-        size_t *idx = bs_calloc(r->n, sizeof(size_t));
-        bs_slice *keys = bs_calloc(r->n, sizeof(bs_slice));
-        size_t m = 0;
-        for (size_t i = first; i < r->n; i++)
-            if (!r->resolved[i] && client_region_has(&r->region, bs_buf_slice(&r->rkeys[i]))) {
-                idx[m] = i;
-                keys[m++] = bs_buf_slice(&r->keys[i]);
-            }
-        BS_ASSERT(m > 0 && idx[0] == first);
+    creq_step s;
+    bs_slice *keys;
+    size_t *idx, m;
+    while (client_req_next_part(r, &keys, &idx, &m, &s)) {
         txn_pairs out;
         txn_error e;
         txn_pairs_init(&out);
@@ -152,14 +123,9 @@ static creq_step attempt_batch_get(creq *r)
         if (rc != BS_OK)
             return s;
     }
-    for (size_t i = 0; i < r->n; i++)
-        if (r->found[i]) {
-            bs_slice k = bs_buf_slice(&r->keys[i]);
-            pairs_push(&r->res.pairs, bs_slice_make(k.ptr + KV_PREFIX_LEN, k.len - KV_PREFIX_LEN),
-                       &r->vals[i]);
-        }
-    r->res.code = BS_OK;
-    return STEP_DONE;
+    if (s == STEP_DONE) /* every key resolved */
+        client_req_take_found(r);
+    return s;
 }
 
 void client_batch_get(client *c, uint32_t keyspace, const bs_slice *keys, size_t n,

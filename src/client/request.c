@@ -499,3 +499,49 @@ void client_req_write_failed(creq *r, int code, const txn_error *e)
     (void)client_req_fail(r, code, e->kind, e->msg);
     client_req_finish(r);
 }
+
+/* ---- batch reads ------------------------------------------------------------------------- */
+
+bool client_req_next_part(creq *r, bs_slice **keys, size_t **idx, size_t *m, creq_step *s)
+{
+    size_t first = 0;
+    while (first < r->n && r->resolved[first])
+        first++;
+    if (first == r->n) {
+        *s = STEP_DONE;
+        return false;
+    }
+    bs_slice rk = bs_buf_slice(&r->rkeys[first]);
+    if (!client_req_locate(r, rk, false, s) || !client_req_readable(r, rk, s))
+        return false;
+    *idx = bs_calloc(r->n, sizeof(size_t));
+    *keys = bs_calloc(r->n, sizeof(bs_slice));
+    *m = 0;
+    for (size_t i = first; i < r->n; i++)
+        if (!r->resolved[i] && client_region_has(&r->region, bs_buf_slice(&r->rkeys[i]))) {
+            (*idx)[*m] = i;
+            (*keys)[(*m)++] = bs_buf_slice(&r->keys[i]);
+        }
+    BS_ASSERT(*m > 0 && (*idx)[0] == first);
+    return true;
+}
+
+void client_req_take_found(creq *r)
+{
+    txn_pairs *p = &r->res.pairs;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->found[i])
+            continue;
+        if (p->n == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 8;
+            p->v = bs_realloc(p->v, p->cap * sizeof(txn_pair));
+        }
+        txn_pair *x = &p->v[p->n++];
+        bs_slice k = bs_buf_slice(&r->keys[i]);
+        x->key = (bs_buf)BS_BUF_INIT;
+        bs_buf_append(&x->key, k.ptr + KV_PREFIX_LEN, k.len - KV_PREFIX_LEN);
+        x->value = r->vals[i];
+        r->vals[i] = (bs_buf)BS_BUF_INIT;
+    }
+    r->res.code = BS_OK;
+}

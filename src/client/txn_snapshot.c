@@ -265,25 +265,10 @@ void client_watch_get(client_txns *t, uint32_t keyspace, bs_slice key, client_wa
 static creq_step attempt_batch_get(creq *r)
 {
     tread *op = r->arg;
-    for (;;) {
-        size_t first = 0;
-        while (first < r->n && r->resolved[first])
-            first++;
-        if (first == r->n)
-            break;
-        creq_step s;
-        bs_slice rk = bs_buf_slice(&r->rkeys[first]);
-        if (!client_req_locate(r, rk, false, &s) || !client_req_readable(r, rk, &s))
-            return s;
-        size_t *idx = bs_calloc(r->n, sizeof(size_t));
-        bs_slice *keys = bs_calloc(r->n, sizeof(bs_slice));
-        size_t m = 0;
-        for (size_t i = first; i < r->n; i++)
-            if (!r->resolved[i] && client_region_has(&r->region, bs_buf_slice(&r->rkeys[i]))) {
-                idx[m] = i;
-                keys[m++] = bs_buf_slice(&r->keys[i]);
-            }
-        BS_ASSERT(m > 0 && idx[0] == first);
+    creq_step s;
+    bs_slice *keys;
+    size_t *idx, m;
+    while (client_req_next_part(r, &keys, &idx, &m, &s)) {
         txn_read_opts o = read_opts(op);
         txn_kv_pairs got;
         txn_error err;
@@ -317,21 +302,9 @@ static creq_step attempt_batch_get(creq *r)
         if (rc != BS_OK || locked)
             return s;
     }
-    for (size_t i = 0; i < r->n; i++)
-        if (r->found[i]) {
-            if (r->res.pairs.n == r->res.pairs.cap) {
-                r->res.pairs.cap = r->res.pairs.cap ? 2 * r->res.pairs.cap : 8;
-                r->res.pairs.v = bs_realloc(r->res.pairs.v, r->res.pairs.cap * sizeof(txn_pair));
-            }
-            txn_pair *x = &r->res.pairs.v[r->res.pairs.n++];
-            bs_slice k = bs_buf_slice(&r->keys[i]);
-            x->key = (bs_buf)BS_BUF_INIT;
-            bs_buf_append(&x->key, k.ptr + KV_PREFIX_LEN, k.len - KV_PREFIX_LEN);
-            x->value = r->vals[i];
-            r->vals[i] = (bs_buf)BS_BUF_INIT;
-        }
-    r->res.code = BS_OK;
-    return STEP_DONE;
+    if (s == STEP_DONE) /* every key resolved */
+        client_req_take_found(r);
+    return s;
 }
 
 void client_txn_batch_get(client_txn *txn, uint32_t keyspace, const bs_slice *keys, size_t n,
