@@ -158,6 +158,7 @@ int client_tso_start(client_txns *t, bs_err *err)
         return bs_err_setf(err, BS_EINTERNAL, "client txns: cannot start the TSO thread: %s",
                            strerror(rc));
     t->thread_started = true;
+    (void)pthread_setname_np(t->thread, "txn-tso"); /* cosmetic */
     return BS_OK;
 }
 

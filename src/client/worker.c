@@ -122,6 +122,7 @@ int client_worker_start(client *c, bs_err *err)
         return bs_err_setf(err, BS_EINTERNAL, "client: cannot start the worker thread: %s",
                            strerror(rc));
     c->thread_started = true;
+    (void)pthread_setname_np(c->thread, "client-worker"); /* cosmetic */
     return BS_OK;
 }
 

@@ -62,6 +62,8 @@ void cluster_log_sync_init(cluster_store *s)
     pthread_cond_init(&w->cv, NULL);
     /* Without the thread the raftstore syncs inline, as before: slower, not wrong. */
     w->started = pthread_create(&w->thread, NULL, log_sync_main, s) == 0;
+    if (w->started)
+        (void)pthread_setname_np(w->thread, "raft-log-sync"); /* cosmetic */
 }
 
 void cluster_log_sync_deinit(cluster_store *s)

@@ -312,6 +312,7 @@ int cluster_store_open(const cluster_store_options *opts, cluster_store **out, b
         return bs_err_setf(err, BS_EINTERNAL, "cluster_store_open: cannot start raftstore");
     }
     s->thread_started = true;
+    (void)pthread_setname_np(s->thread, "raftstore"); /* cosmetic */
     *out = s;
     return BS_OK;
 }

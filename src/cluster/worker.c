@@ -219,6 +219,7 @@ int cluster_worker_start(cluster_store *s, bs_err *err)
     if (pthread_create(&s->worker, NULL, worker_main, s) != 0)
         return bs_err_setf(err, BS_EINTERNAL, "cluster: cannot start the store worker");
     s->worker_started = true;
+    (void)pthread_setname_np(s->worker, "store-worker"); /* cosmetic */
     return BS_OK;
 }
 

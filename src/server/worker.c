@@ -318,6 +318,7 @@ int srv_worker_start(srv_node *n, bs_err *err)
                            strerror(rc));
     }
     w->started = true;
+    (void)pthread_setname_np(w->thread, "srv-worker"); /* cosmetic */
     return BS_OK;
 }
 
