@@ -33,10 +33,10 @@
  * record (the owner through txn_cm_pending_done/fail returning true, or the manager
  * through notify) drops its ref. The result is delivered exactly once (atomic flag).
  *
- * Latch wake-ups run the woken command on the releasing thread. A thread-local trampoline
- * turns what would be recursion (a run releases latches, which runs the next command,
- * which releases...) into a loop, so a queue of 10 000 commands on one key needs no deep
- * stack. */
+ * Latch wake-ups run the woken command on the releasing thread through the trampoline
+ * (txn_int.h), which turns what would be recursion (a run releases latches, which runs the
+ * next command, which releases...) into a loop, so a queue of 10 000 commands on one key
+ * needs no deep stack. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -90,7 +90,7 @@ typedef struct txn_cmd {
     void *cb_arg;
     _Atomic int refs;
     atomic_bool delivered;
-    struct txn_cmd *tramp_next;
+    txn_tramp tramp; /* latch wake-ups (txn_int.h) */
     /* Storage of a single-key command (keys, writes, recs point here when n == 1); key1
      * and write1.value keep their buffers while the command sits in the pool. */
     bs_buf key1;
@@ -572,34 +572,23 @@ static void cmd_run(txn_cmd *c)
 
 /* ---- scheduling: latches and the trampoline ------------------------------------------- */
 
-static __thread txn_cmd *tramp_head, *tramp_tail;
-static __thread bool tramp_active;
-
 static void lock_resolve(txn_cmd *c);
+
+/* One run under the latches (the trampoline's run function). */
+static void run_latched(txn_tramp *t)
+{
+    txn_cmd *x = (txn_cmd *)((char *)t - offsetof(txn_cmd, tramp));
+    cmd_run(x);
+    txn_latches_release(x->s->latches, &x->latch); /* may schedule more */
+    if (x->wait.locked)
+        lock_resolve(x); /* after the release: the resolution latches the key too */
+    cmd_unref(x); /* the run's ref */
+}
 
 static void schedule(txn_cmd *c)
 {
-    c->tramp_next = NULL;
-    if (tramp_tail)
-        tramp_tail->tramp_next = c;
-    else
-        tramp_head = c;
-    tramp_tail = c;
-    if (tramp_active)
-        return;
-    tramp_active = true;
-    while (tramp_head) {
-        txn_cmd *x = tramp_head;
-        tramp_head = x->tramp_next;
-        if (!tramp_head)
-            tramp_tail = NULL;
-        cmd_run(x);
-        txn_latches_release(x->s->latches, &x->latch); /* may schedule() more */
-        if (x->wait.locked)
-            lock_resolve(x); /* after the release: the resolution latches the key too */
-        cmd_unref(x); /* the run's ref */
-    }
-    tramp_active = false;
+    c->tramp.run = run_latched;
+    txn_tramp_schedule(&c->tramp);
 }
 
 static void on_latched(void *arg)

@@ -168,3 +168,30 @@ void txn_latches_release(txn_latches *l, txn_latch_lock *lk)
     if (woken != woken_stack)
         bs_free(woken);
 }
+
+/* ---- the trampoline (txn_int.h) ------------------------------------------------------------ */
+
+static __thread txn_tramp *tramp_head, *tramp_tail;
+static __thread bool tramp_active;
+
+void txn_tramp_schedule(txn_tramp *t)
+{
+    BS_ASSERT(t->run);
+    t->next = NULL;
+    if (tramp_tail)
+        tramp_tail->next = t;
+    else
+        tramp_head = t;
+    tramp_tail = t;
+    if (tramp_active)
+        return;
+    tramp_active = true;
+    while (tramp_head) {
+        txn_tramp *x = tramp_head;
+        tramp_head = x->next;
+        if (!tramp_head)
+            tramp_tail = NULL;
+        x->run(x); /* may schedule more: queued behind */
+    }
+    tramp_active = false;
+}

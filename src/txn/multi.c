@@ -32,7 +32,7 @@
  *
  * Lifetime: refs counts the run in progress (or the lock resolution or wait standing in for
  * the next one) and an outstanding proposal. Latch wake-ups and
- * wait completions re-enter through a thread-local trampoline (as command.c's), so a queue
+ * wait completions re-enter through the trampoline (txn_int.h), so a queue
  * of multi commands on one key never recurses. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -67,7 +67,7 @@ typedef struct multi_cmd {
     void *cb_arg;
     atomic_int refs;
     atomic_bool delivered;
-    struct multi_cmd *tramp_next;
+    txn_tramp tramp; /* latch wake-ups and wait completions (txn_int.h) */
 } multi_cmd;
 
 /* ---- command objects ------------------------------------------------------------------ */
@@ -328,8 +328,6 @@ static void run(multi_cmd *m)
 
 /* ---- scheduling: latches, waits and the trampoline ---------------------------------------- */
 
-static __thread multi_cmd *tramp_head, *tramp_tail;
-static __thread bool tramp_active;
 
 static void schedule(multi_cmd *m);
 static void lock_resolve(multi_cmd *m);
@@ -363,25 +361,15 @@ static void step(multi_cmd *m)
     cmd_unref(m); /* the run's ref */
 }
 
+static void step_tramp(txn_tramp *t)
+{
+    step((multi_cmd *)((char *)t - offsetof(multi_cmd, tramp)));
+}
+
 static void schedule(multi_cmd *m)
 {
-    m->tramp_next = NULL;
-    if (tramp_tail)
-        tramp_tail->tramp_next = m;
-    else
-        tramp_head = m;
-    tramp_tail = m;
-    if (tramp_active)
-        return;
-    tramp_active = true;
-    while (tramp_head) {
-        multi_cmd *x = tramp_head;
-        tramp_head = x->tramp_next;
-        if (!tramp_head)
-            tramp_tail = NULL;
-        step(x);
-    }
-    tramp_active = false;
+    m->tramp.run = step_tramp;
+    txn_tramp_schedule(&m->tramp);
 }
 
 static void on_latched(void *arg)

@@ -24,8 +24,8 @@
  * Our lock-table records always head their chains (the chains were empty and we hold the
  * latches), so nobody but the command unlinks them. Lifetime: refs counts the command
  * itself (dropped by the last round_done, after delivery and the latch release) and an
- * outstanding proposal. Latch wake-ups and wait completions re-enter
- * through a thread-local trampoline, so queues of commands never recurse. */
+ * outstanding proposal. Latch wake-ups and wait completions re-enter through the
+ * trampoline (txn_int.h), so queues of commands never recurse. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +79,7 @@ typedef struct pcmd {
     void *cb_arg;
     atomic_int refs;
     atomic_bool delivered;
-    struct pcmd *tramp_next;
+    txn_tramp tramp; /* latch wake-ups and wait completions (txn_int.h) */
 } pcmd;
 
 /* ---- results ------------------------------------------------------------------------------ */
@@ -514,8 +514,6 @@ static void run(pcmd *c)
 
 /* ---- scheduling: latches, waits and the trampoline ------------------------------------------- */
 
-static __thread pcmd *tramp_head, *tramp_tail;
-static __thread bool tramp_active;
 
 static void schedule(pcmd *c);
 
@@ -542,25 +540,15 @@ static void step(pcmd *c)
     run(c);
 }
 
+static void step_tramp(txn_tramp *t)
+{
+    step((pcmd *)((char *)t - offsetof(pcmd, tramp)));
+}
+
 static void schedule(pcmd *c)
 {
-    c->tramp_next = NULL;
-    if (tramp_tail)
-        tramp_tail->tramp_next = c;
-    else
-        tramp_head = c;
-    tramp_tail = c;
-    if (tramp_active)
-        return;
-    tramp_active = true;
-    while (tramp_head) {
-        pcmd *x = tramp_head;
-        tramp_head = x->tramp_next;
-        if (!tramp_head)
-            tramp_tail = NULL;
-        step(x);
-    }
-    tramp_active = false;
+    c->tramp.run = step_tramp;
+    txn_tramp_schedule(&c->tramp);
 }
 
 static void on_latched(void *arg)

@@ -540,6 +540,22 @@ int txn_resolve_lock_scan(txn_reader *r, bs_slice start, bs_slice end,
 /* scan_lock.c: walks the locks of [start, end) (API v2 keys; empty = unbounded) in key
  * order and calls fn for each (key and lock borrowed for the call) until fn returns false.
  * BS_OK, or BS_EIO / BS_ECORRUPT with r->err set. */
+/* ---- the trampoline (latches.c) --------------------------------------------------------
+ *
+ * Latch wake-ups and key-wait completions run the woken command on the thread that
+ * released the latch or freed the key, inside the call that did it. A chain of commands
+ * (each run releasing a latch that wakes the next) would recurse without bound, so runs go
+ * through a thread-local FIFO instead: the outermost schedule on a thread drains it, and a
+ * schedule from inside a run only queues. One queue serves every command kind (command.c,
+ * multi.c, txn_command.c); t is embedded in the command, which outlives its run. */
+typedef struct txn_tramp {
+    struct txn_tramp *next;
+    void (*run)(struct txn_tramp *t);
+} txn_tramp;
+/* Calls t->run(t) on this thread: now, or when the run in progress on this thread returns.
+ * t->run must be set. */
+void txn_tramp_schedule(txn_tramp *t);
+
 typedef bool (*txn_lock_visit_fn)(void *arg, bs_slice key, const kv_lock *l);
 int txn_scan_locks(txn_reader *r, bs_slice start, bs_slice end, txn_lock_visit_fn fn,
                    void *arg);

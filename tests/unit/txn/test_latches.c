@@ -1,6 +1,7 @@
 /* test_latches.c -- latches: a second command on a key waits and is resumed by the
  * release; slots are sorted and de-duplicated; and many threads taking random overlapping
- * key sets never deadlock and never share a key. */
+ * key sets never deadlock and never share a key. The trampoline runs chains of wake-ups
+ * flat and in order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "txn/harness.h"
+#include "txn/txn_int.h"
 
 static void count_ready(void *arg)
 {
@@ -139,12 +141,58 @@ static void test_many_threads_no_deadlock(void **state)
     txn_latches_free(st.l);
 }
 
+/* ---- the trampoline: a chain of runs that schedule each other stays flat ------------------ */
+
+#define CHAIN 10000
+
+typedef struct chain_item {
+    txn_tramp t;
+    int idx;
+} chain_item;
+
+static chain_item chain[CHAIN];
+static int chain_depth, chain_max_depth, chain_next, chain_order_ok;
+
+static void chain_run(txn_tramp *t)
+{
+    chain_item *it = (chain_item *)((char *)t - offsetof(chain_item, t));
+    chain_depth++;
+    if (chain_depth > chain_max_depth)
+        chain_max_depth = chain_depth;
+    if (it->idx != chain_next++)
+        chain_order_ok = 0;
+    /* Every even run wakes the next two, as a release waking waiters would: both only
+     * queue (FIFO), neither runs inside this one. */
+    if (it->idx % 2 == 0 && it->idx + 1 < CHAIN) {
+        txn_tramp_schedule(&chain[it->idx + 1].t);
+        if (it->idx + 2 < CHAIN)
+            txn_tramp_schedule(&chain[it->idx + 2].t);
+    }
+    chain_depth--;
+}
+
+static void test_trampoline_flat_fifo(void **state)
+{
+    (void)state;
+    for (int i = 0; i < CHAIN; i++) {
+        chain[i].t.run = chain_run;
+        chain[i].idx = i;
+    }
+    chain_depth = chain_max_depth = chain_next = 0;
+    chain_order_ok = 1;
+    txn_tramp_schedule(&chain[0].t);
+    assert_int_equal(chain_next, CHAIN);  /* every run happened before schedule returned */
+    assert_int_equal(chain_max_depth, 1); /* never nested */
+    assert_true(chain_order_ok);          /* in scheduling order */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wait_and_wake),
         cmocka_unit_test(test_slots_sorted_unique),
         cmocka_unit_test(test_many_threads_no_deadlock),
+        cmocka_unit_test(test_trampoline_flat_fifo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
