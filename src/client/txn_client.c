@@ -133,16 +133,7 @@ static bool wait_until(client_txns *t, int64_t deadline_ms)
     int64_t left = deadline_ms - bs_clock_mono_ms();
     if (left <= 0)
         return false;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += left / 1000;
-    ts.tv_nsec += (long)(left % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    int rc = pthread_cond_timedwait(&t->changed, &t->mu, &ts);
-    BS_ASSERT(rc == 0 || rc == ETIMEDOUT);
+    (void)bs_cond_wait_mono_ms(&t->changed, &t->mu, left);
     return true;
 }
 

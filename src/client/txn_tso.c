@@ -115,16 +115,7 @@ static void timed_wait(client_txns *t, int64_t until_ms)
     int64_t wait = until_ms - bs_clock_mono_ms();
     if (wait <= 0)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += wait / 1000;
-    ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    int rc = pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-    BS_ASSERT(rc == 0 || rc == ETIMEDOUT);
+    (void)bs_cond_wait_mono_ms(&t->cv, &t->mu, wait);
 }
 
 static void *tso_main(void *arg)

@@ -84,17 +84,7 @@ static void *worker_main(void *arg)
         int64_t now = bs_clock_mono_ms();
         creq *r = c->heap[0];
         if (r->due_ms > now) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            int64_t wait = r->due_ms - now;
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            int rc = pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-            BS_ASSERT(rc == 0 || rc == ETIMEDOUT);
+            (void)bs_cond_wait_mono_ms(&c->cv, &c->mu, r->due_ms - now);
             continue;
         }
         c->heap[0] = c->heap[--c->heap_n];

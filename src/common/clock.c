@@ -1,6 +1,7 @@
 /* clock.c -- clock_gettime wrappers and the wall-clock test hooks (see clock.h). */
 #include "common/clock.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -64,4 +65,21 @@ void bs_clock_set_wall_override(int64_t ms)
 void bs_clock_set_wall_offset(int64_t offset_ms)
 {
     atomic_store_explicit(&wall_offset_ms, offset_ms, memory_order_relaxed);
+}
+
+int bs_cond_wait_mono_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ms < 0)
+        ms = 0;
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int rc = pthread_cond_timedwait(cv, mu, &ts);
+    BS_ASSERT(rc == 0 || rc == ETIMEDOUT);
+    return rc;
 }

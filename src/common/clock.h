@@ -11,12 +11,19 @@
 #ifndef BASALT_COMMON_CLOCK_H
 #define BASALT_COMMON_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC in nanoseconds / milliseconds. Never goes backwards; unrelated to wall
  * time; not affected by the wall overrides. */
 int64_t bs_clock_mono_ns(void);
 int64_t bs_clock_mono_ms(void);
+
+/* Waits on cv (created with CLOCK_MONOTONIC; the caller holds mu) for at most ms
+ * milliseconds of real monotonic time (ms <= 0: a timed wait that returns at once).
+ * Returns 0 when signalled (or woken spuriously) and ETIMEDOUT when the time ran out;
+ * anything else is asserted away. */
+int bs_cond_wait_mono_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
 
 /* Test hook: every later monotonic reading is ms (>= 0) further on, as if that much time
  * had passed at once (intervals that would take seconds to wait for). Forward only. */

@@ -204,22 +204,6 @@ void srv_worker_cancel_timers(srv_node *n)
 
 /* ---- the thread ---------------------------------------------------------------------------- */
 
-static void cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* the cv was created with CLOCK_MONOTONIC */
-    if (ms < 0)
-        ms = 0;
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    int rc = pthread_cond_timedwait(cv, mu, &ts);
-    BS_ASSERT(rc == 0 || rc == ETIMEDOUT);
-}
-
 static void *worker_main(void *arg)
 {
     srv_node *n = arg;
@@ -260,7 +244,7 @@ static void *worker_main(void *arg)
             break;
         if (w->phase != SRV_WORKER_RUNNING) {
             if (w->timers)
-                cond_wait_ms(&w->cv, &w->mu, w->timers->due_ms - bs_clock_mono_ms());
+                (void)bs_cond_wait_mono_ms(&w->cv, &w->mu, w->timers->due_ms - bs_clock_mono_ms());
             else
                 pthread_cond_wait(&w->cv, &w->mu);
             continue;
@@ -297,7 +281,7 @@ static void *worker_main(void *arg)
             next = w->next_gc_tick_ms;
         if (w->timers && w->timers->due_ms < next)
             next = w->timers->due_ms;
-        cond_wait_ms(&w->cv, &w->mu, next - now);
+        (void)bs_cond_wait_mono_ms(&w->cv, &w->mu, next - now);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "common/clock.h"
@@ -58,12 +60,61 @@ static void test_wall_override_and_offset(void **state)
     assert_true(bs_clock_wall_ms() > 1700000000000);
 }
 
+/* bs_cond_wait_mono_ms: times out without a signal (a negative wait too), and a signal
+ * sent before the deadline wakes the waiter with 0. */
+typedef struct cv_pair {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int flag;
+} cv_pair;
+
+static void *signaller(void *arg)
+{
+    cv_pair *p = arg;
+    pthread_mutex_lock(&p->mu);
+    p->flag = 1;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void test_cond_wait_mono(void **state)
+{
+    (void)state;
+    cv_pair p = {.flag = 0};
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p.mu, NULL);
+
+    pthread_mutex_lock(&p.mu);
+    assert_int_equal(bs_cond_wait_mono_ms(&p.cv, &p.mu, -5), ETIMEDOUT);
+    int64_t t0 = bs_clock_mono_ns();
+    while (bs_cond_wait_mono_ms(&p.cv, &p.mu, 20) != ETIMEDOUT) {
+    } /* spurious wake-ups retry */
+    assert_true(bs_clock_mono_ns() - t0 >= 20 * 1000000LL); /* it did wait the 20 ms */
+
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, signaller, &p), 0);
+    /* A generous bound: the signal, not the deadline, ends this wait. */
+    while (!p.flag)
+        (void)bs_cond_wait_mono_ms(&p.cv, &p.mu, 60000);
+    pthread_mutex_unlock(&p.mu);
+    pthread_join(th, NULL);
+    assert_int_equal(p.flag, 1);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mono_never_goes_back),
         cmocka_unit_test(test_wall_matches_system_time),
         cmocka_unit_test(test_wall_override_and_offset),
+        cmocka_unit_test(test_cond_wait_mono),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
