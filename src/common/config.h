@@ -112,7 +112,8 @@ typedef struct bs_config {
         uint64_t region_max_size; /* Invariant: >= region_split_size */
     } coprocessor;
     struct {
-        uint64_t life_time; /* ms */
+        uint64_t life_time;    /* ms */
+        uint64_t run_interval; /* ms between the starts of two GC sweeps */
         double ratio_threshold;
     } gc;
     struct {

@@ -197,8 +197,14 @@ static const bs_config_item items[] = {
      * safe point itself. 10m is TiDB's default. */
     DUR("gc.life-time", gc.life_time, "\"10m\"", 1, DUR_MAX,
         "MVCC versions younger than this are kept for snapshot reads"),
+    /* Basalt's own key too: TiDB's tidb_gc_run_interval (default 10m), the GC worker's
+     * period. PD's safe point still advances every 10 s for the compaction filter; only
+     * the sweep, which reads every key, waits this long. */
+    DUR("gc.run-interval", gc.run_interval, "\"10m\"", 0, DUR_MAX,
+        "least time between the starts of two GC sweeps (each reads every key); 0 sweeps "
+        "whenever the safe point moved"),
     FLOAT("gc.ratio-threshold", gc.ratio_threshold, "1.1",
-          "garbage ratio of a Region that triggers GC"),
+          "accepted for TiKV compatibility; Basalt's GC sweeps do not use it yet"),
 
     /* ---- [log] ---- */
     ENUM("log.level", log.level, "\"info\"", log_level_names,

@@ -318,6 +318,7 @@ int srv_node_open(const srv_node_options *opts, srv_node **out, bs_err *err)
     n->opts = *opts;
     n->opts.config = NULL; /* borrowed for open only */
     n->open_mono_ms = bs_clock_mono_ms();
+    n->worker.run_interval_ms = (int64_t)cfg->gc.run_interval;
     n->data_dir = bs_strdup(cfg->storage.data_dir);
     n->db_dir = path_join(n->data_dir, "db");
     n->pd_dir = path_join(n->data_dir, "pd");

@@ -65,11 +65,12 @@ typedef struct srv_node srv_node;
 
 typedef struct srv_node_options {
     /* Borrowed for srv_node_open only (values are copied): [storage] data-dir, [server]
-     * addr (the address registered with PD), [raftstore], [coprocessor], [gc] life-time,
-     * [storage.block-cache] and [rocksdb.*]. Required. */
+     * addr (the address registered with PD), [raftstore], [coprocessor], [gc] life-time
+     * and run-interval, [storage.block-cache] and [rocksdb.*]. Required. */
     const struct bs_config *config;
     int64_t tso_tick_ms;      /* pd_tso_tick period; default 50 (PD's update loop) */
-    int64_t gc_tick_ms;       /* pd_gc_tick and GC sweep period; default 10000 */
+    int64_t gc_tick_ms;       /* pd_gc_tick period (a sweep also waits for [gc]
+                               * run-interval); default 10000 */
     size_t gc_pass_limit;     /* deletes per GC pass (one Raft entry per Region); 4096 */
     uint32_t causal_ts_batch; /* timestamps prefetched per TSO fetch; default 8192 */
 } srv_node_options;

@@ -9,7 +9,8 @@
  *   - pd_tso_tick every tso_tick_ms (50 ms, PD's updateTimestamp loop), so the TSO window
  *     is persisted ahead of need and pd_tso_alloc rarely touches the disk;
  *   - pd_gc_tick every gc_tick_ms (10 s): PD advances the GC safe point by itself; the
- *     compaction filter's safe point follows it, and a GC sweep starts when it moved;
+ *     compaction filter's safe point follows it, and a GC sweep starts when it moved and
+ *     the last one started at least [gc] run-interval ago;
  *   - the sweep: bounded chunks (gc.c: raw versions, then the resolution of locks below the
  *     safe point, then CF write records), one at a time: the next chunk starts
  *     only when every proposal of the previous one is done, so GC never floods the
@@ -96,7 +97,13 @@ static void gc_tick(srv_node *n, bool force)
     uint64_t cur = atomic_load(&n->gc_filter.safe_point);
     while (sp > cur && !atomic_compare_exchange_weak(&n->gc_filter.safe_point, &cur, sp))
         ;
-    if (!w->sweeping && sp > 0 && (force || sp > w->sweep_safe_point)) {
+    /* A sweep reads every key, so it runs at most once per [gc] run-interval (TiDB's GC
+     * worker period) unless forced; the compaction filter has the new safe point anyway. */
+    int64_t now = bs_clock_mono_ms();
+    bool due = !w->swept || now - w->last_sweep_ms >= w->run_interval_ms;
+    if (!w->sweeping && sp > 0 && (force || (sp > w->sweep_safe_point && due))) {
+        w->swept = true;
+        w->last_sweep_ms = now;
         w->sweeping = true;
         w->sweep_last_chunk = false;
         w->sweep_safe_point = sp;

@@ -53,7 +53,8 @@ static bool one_key_versions(kv_cf cf, bs_slice lower, bs_slice upper)
     return memcmp(lower.ptr, upper.ptr, n) == 0;
 }
 
-kv_iter *kv_iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower, bs_slice upper)
+static kv_iter *iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower,
+                         bs_slice upper, bool fill_cache)
 {
     BS_ASSERT(cf < KV_CF_COUNT);
     BS_ASSERT(!snap || snap->e == e);
@@ -61,6 +62,8 @@ kv_iter *kv_iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower, 
     bs_buf_init(&it->lower);
     bs_buf_init(&it->upper);
     it->ro = rocksdb_readoptions_create();
+    if (!fill_cache)
+        rocksdb_readoptions_set_fill_cache(it->ro, 0);
     if (snap)
         rocksdb_readoptions_set_snapshot(it->ro, snap->snap);
     /* CF default has a prefix extractor (engine.c). One key's versions are read in prefix
@@ -82,6 +85,17 @@ kv_iter *kv_iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower, 
     }
     it->it = rocksdb_create_iterator_cf(e->db, it->ro, e->cf[cf]);
     return it;
+}
+
+kv_iter *kv_iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower, bs_slice upper)
+{
+    return iter_new(e, snap, cf, lower, upper, true);
+}
+
+kv_iter *kv_iter_new_sweep(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower,
+                           bs_slice upper)
+{
+    return iter_new(e, snap, cf, lower, upper, false);
 }
 
 void kv_iter_free(kv_iter *it)

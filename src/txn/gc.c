@@ -104,7 +104,7 @@ int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit
     bs_buf lo = BS_BUF_INIT, hi = BS_BUF_INIT, run = BS_BUF_INIT;
     kv_snapshot *snap = kv_snapshot_new(e);
     kv_batch *b = kv_batch_new();
-    size_t deletes = 0;
+    size_t deletes = 0, versions = 0;
     bool drop_all = false, kept_below_sp = false, in_run = false;
     int rc = BS_OK;
     if (cursor->len)
@@ -113,7 +113,8 @@ int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit
         txn_range_bound(BS_SLICE_NULL, false, &lo);
     txn_range_bound(BS_SLICE_NULL, true, &hi);
     bs_buf_reset(cursor);
-    kv_iter *it = kv_iter_new(e, snap, KV_CF_DEFAULT, bs_buf_slice(&lo), bs_buf_slice(&hi));
+    kv_iter *it =
+        kv_iter_new_sweep(e, snap, KV_CF_DEFAULT, bs_buf_slice(&lo), bs_buf_slice(&hi));
     for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it)) {
         bs_slice key = kv_iter_key(it), enc;
         uint64_t ts;
@@ -121,8 +122,9 @@ int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit
         if (rc != BS_OK)
             break;
         if (!in_run || !bs_slice_eq(enc, bs_buf_slice(&run))) {
-            /* A new key: stop here when the batch is full, so runs are never split. */
-            if (limit && deletes >= limit) {
+            /* A new key: stop here when the batch is full or the pass read enough, so runs
+             * are never split. */
+            if (limit && (deletes >= limit || versions >= limit * TXN_GC_READS_PER_DELETE)) {
                 bs_buf_set(cursor, enc.ptr, enc.len);
                 break;
             }
@@ -135,6 +137,7 @@ int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit
             drop_all = ts <= safe_point && (v.deleted || kv_raw_value_is_expired(&v, now_ms));
             kept_below_sp = false;
         }
+        versions++;
         if (drop_all || kept_below_sp) {
             kv_batch_delete(b, KV_CF_DEFAULT, key);
             deletes++;

@@ -122,13 +122,14 @@ int txn_gc_write_pass(kv_engine *e, uint64_t safe_point, size_t limit, bs_buf *c
     bs_buf lo = BS_BUF_INIT;
     gc_walk g;
     bool in_run = false, stopped = false;
+    size_t records = 0;
     int rc = BS_OK;
     memset(&g, 0, sizeof(g));
     g.b = kv_batch_new();
     bs_buf_set(&lo, cursor->ptr, cursor->len);
     bs_buf_reset(cursor);
     kv_snapshot *snap = kv_snapshot_new(e);
-    kv_iter *it = kv_iter_new(e, snap, KV_CF_WRITE, bs_buf_slice(&lo), BS_SLICE_NULL);
+    kv_iter *it = kv_iter_new_sweep(e, snap, KV_CF_WRITE, bs_buf_slice(&lo), BS_SLICE_NULL);
     for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it)) {
         bs_slice key = kv_iter_key(it), enc;
         uint64_t ts;
@@ -139,12 +140,19 @@ int txn_gc_write_pass(kv_engine *e, uint64_t safe_point, size_t limit, bs_buf *c
         if (!in_run || !bs_slice_eq(enc, bs_buf_slice(&g.run))) {
             if (in_run)
                 complete_key(&g);
+            if (limit && records >= limit * TXN_GC_READS_PER_DELETE) {
+                /* Read enough: stop between two keys (the previous one is complete). */
+                bs_buf_set(cursor, enc.ptr, enc.len);
+                stopped = true;
+                break;
+            }
             in_run = true;
             bs_buf_set(&g.run, enc.ptr, enc.len);
             /* MCE keeps a non-empty key's first byte first: the mode. */
             g.mode = enc.len ? enc.ptr[0] : 0;
             g.state = GC_REWIND;
         }
+        records++;
         if (g.mode != KV_MODE_TXN && g.mode != KV_MODE_RAW)
             continue; /* not a Percolator key of Basalt's: left alone */
         if (ts > safe_point)

@@ -597,14 +597,19 @@ typedef struct txn_gc_filter {
 kv_filter_decision txn_gc_compaction_filter(void *arg, kv_cf cf, int level, bs_slice key,
                                             bs_slice value);
 
+/* A GC pass also stops (between two keys) once it read limit * TXN_GC_READS_PER_DELETE
+ * versions, so a pass over a store with little garbage stays short: the worker running it
+ * serves TSO fetches between passes. */
+#define TXN_GC_READS_PER_DELETE 4
+
 /* One bounded GC pass over RawKV keys from *cursor (empty = the start): returns in *out a
  * new batch (caller owns; propose it through Raft) of deletes for
  *   - every version of a key whose newest version is deleted or expired at now_ms and has
  *     ts <= safe_point;
  *   - every version with ts <= safe_point shadowed by a newer version with ts <= safe_point.
- * Stops after about `limit` deletes (0 = no limit; a key's versions are never split) and
- * sets *cursor (opaque bytes, caller owns) to where the next pass resumes, or empties it
- * when this pass reached the end. Reads through a snapshot of e. Returns BS_OK, or
+ * Stops after about `limit` deletes or limit * TXN_GC_READS_PER_DELETE versions read (0 = no
+ * limit; a key's versions are never split) and sets *cursor (opaque bytes, caller owns) to
+ * where the next pass resumes, or empties it when this pass reached the end. Reads through a snapshot of e. Returns BS_OK, or
  * BS_EIO / BS_ECORRUPT with err set (then *out is untouched). Any thread. */
 int txn_gc_pass(kv_engine *e, uint64_t safe_point, uint64_t now_ms, size_t limit,
                 bs_buf *cursor, kv_batch **out, bs_err *err);
@@ -654,9 +659,10 @@ void txn_gc_resolve_locks(txn_store *s, const struct txn_lock_infos *locks,
  *       CF default, collected by txn_gc_pass; gc_write.c says why no request needs them).
  * Records above safe_point are never touched, nor keys of other modes. Call only once no
  * lock with start_ts <= safe_point is left (txn_gc_scan_locks / txn_gc_resolve_locks).
- * Stops after about `limit` deletes (0 = no limit), possibly inside a key: *cursor then
- * names that key and the next pass walks it again from its newest record, so apply (or
- * fail) this batch first. *cursor is emptied when the pass reached the end. BS_OK, or
+ * Stops after about `limit` deletes (0 = no limit), possibly inside a key, or between two
+ * keys once it read limit * TXN_GC_READS_PER_DELETE records: *cursor then names that key
+ * and the next pass walks it again from its newest record, so apply (or fail) this batch
+ * first. *cursor is emptied when the pass reached the end. BS_OK, or
  * BS_EIO / BS_ECORRUPT with err set (*out untouched, *cursor emptied). Any thread. */
 int txn_gc_write_pass(kv_engine *e, uint64_t safe_point, size_t limit, bs_buf *cursor,
                       kv_batch **out, bs_err *err);

@@ -404,6 +404,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.coprocessor.region_split_size, 96 * MIB);
     assert_int_equal(c.coprocessor.region_max_size, 144 * MIB);
     assert_int_equal(c.gc.life_time, 600000);
+    assert_int_equal(c.gc.run_interval, 600000);
     assert_true(c.gc.ratio_threshold == 1.1);
     assert_int_equal(c.log.level, BS_LOG_LEVEL_INFO);
     assert_string_equal(c.log.file_filename, "");
@@ -477,6 +478,7 @@ static const char *const good_file =
     "region-max-size = \"6KiB\"\n"
     "[gc]\n"
     "life-time = \"1d\"\n"
+    "run-interval = \"0s\"\n"
     "ratio-threshold = 2\n"
     "[log]\n"
     "level = \"warning\"\n"
@@ -541,6 +543,7 @@ static void test_good_file_lands_in_struct(void **state)
     assert_int_equal(c.coprocessor.region_split_size, 4 * KIB);
     assert_int_equal(c.coprocessor.region_max_size, 6 * KIB);
     assert_int_equal(c.gc.life_time, 86400000);
+    assert_int_equal(c.gc.run_interval, 0);
     assert_true(c.gc.ratio_threshold == 2.0);
     assert_int_equal(c.log.level, BS_LOG_LEVEL_WARN);
     assert_string_equal(c.log.file_filename, "/var/log/basalt.log");

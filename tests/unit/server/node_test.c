@@ -25,6 +25,12 @@ int nt_open(const char *dir, const char *life_time, srv_node **out, bs_err *err)
 
 int nt_open_cfg(const char *dir, const char *const *extra, srv_node **out, bs_err *err)
 {
+    return nt_open_ticking(dir, extra, 3600 * 1000, out, err);
+}
+
+int nt_open_ticking(const char *dir, const char *const *extra, int64_t gc_tick_ms,
+                    srv_node **out, bs_err *err)
+{
     bs_config cfg;
     bs_config_defaults(&cfg);
     must_set(&cfg, "storage.data-dir", dir);
@@ -38,7 +44,7 @@ int nt_open_cfg(const char *dir, const char *const *extra, srv_node **out, bs_er
     srv_node_options o;
     srv_node_options_init(&o);
     o.config = &cfg;
-    o.gc_tick_ms = 3600 * 1000;
+    o.gc_tick_ms = gc_tick_ms;
     int rc = srv_node_open(&o, out, err);
     bs_config_free(&cfg);
     if (rc != BS_OK)
@@ -84,6 +90,41 @@ bool nt_wait(bool (*cond)(void *), void *arg, int timeout_ms)
         nt_sleep_ms(5);
     }
     return cond(arg);
+}
+
+/* ---- GC counters ------------------------------------------------------------------------ */
+
+typedef struct gc_above {
+    srv_node *n;
+    uint64_t above;
+    bool safe_point; /* else sweeps */
+} gc_above;
+
+static bool gc_counter_above(void *arg)
+{
+    gc_above *g = arg;
+    srv_node_stats st;
+    srv_node_get_stats(g->n, &st);
+    return (g->safe_point ? st.gc_safe_point : st.gc_sweeps) > g->above;
+}
+
+uint64_t nt_gc_sweeps(srv_node *n)
+{
+    srv_node_stats st;
+    srv_node_get_stats(n, &st);
+    return st.gc_sweeps;
+}
+
+bool nt_wait_sweeps(srv_node *n, uint64_t above, int timeout_ms)
+{
+    gc_above g = {n, above, false};
+    return nt_wait(gc_counter_above, &g, timeout_ms);
+}
+
+bool nt_wait_safe_point(srv_node *n, uint64_t above, int timeout_ms)
+{
+    gc_above g = {n, above, true};
+    return nt_wait(gc_counter_above, &g, timeout_ms);
 }
 
 bool nt_retryable(int code, int kind)

@@ -18,6 +18,14 @@
 int nt_open(const char *dir, const char *life_time, srv_node **out, bs_err *err);
 /* nt_open with extra settings: NULL-terminated (path, value) pairs applied last. */
 int nt_open_cfg(const char *dir, const char *const *extra, srv_node **out, bs_err *err);
+/* nt_open_cfg with PD's GC tick (and so the sweeps) every gc_tick_ms. */
+int nt_open_ticking(const char *dir, const char *const *extra, int64_t gc_tick_ms,
+                    srv_node **out, bs_err *err);
+/* Finished GC sweeps; bounded waits until more than `above` sweeps finished, or until the
+ * GC safe point rose above `above`. */
+uint64_t nt_gc_sweeps(srv_node *n);
+bool nt_wait_sweeps(srv_node *n, uint64_t above, int timeout_ms);
+bool nt_wait_safe_point(srv_node *n, uint64_t above, int timeout_ms);
 /* nt_open that must succeed. */
 srv_node *nt_must_open(const char *dir, const char *life_time);
 

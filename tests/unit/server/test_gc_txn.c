@@ -143,26 +143,12 @@ static void must_read(srv_node *n, uint8_t mode, const char *key, const char *wa
 
 /* ---- the sweep ----------------------------------------------------------------------------- */
 
-typedef struct sweep_wait {
-    srv_node *n;
-    uint64_t sweeps;
-} sweep_wait;
-
-static bool swept(void *arg)
-{
-    sweep_wait *g = arg;
-    srv_node_stats st;
-    srv_node_get_stats(g->n, &st);
-    return st.gc_sweeps > g->sweeps;
-}
-
 static uint64_t sweep(srv_node *n)
 {
-    srv_node_stats st;
-    srv_node_get_stats(n, &st);
-    sweep_wait g = {n, st.gc_sweeps};
+    uint64_t sweeps = nt_gc_sweeps(n);
     srv_node_trigger_gc(n);
-    assert_true(nt_wait(swept, &g, 60000));
+    assert_true(nt_wait_sweeps(n, sweeps, 60000));
+    srv_node_stats st;
     srv_node_get_stats(n, &st);
     assert_int_equal(st.gc_errors, 0);
     assert_true(st.gc_safe_point > 0);

@@ -471,17 +471,33 @@ static void test_kill9_durability(void **state)
 
 /* ---- TTL and GC ---------------------------------------------------------------------------- */
 
-typedef struct gc_wait {
-    srv_node *n;
-    uint64_t sweeps;
-} gc_wait;
-
-static bool gc_swept(void *arg)
+/* [gc] run-interval: PD's tick moves the safe point at every GC tick, but a sweep (which
+ * reads every key) starts only when the last one started run-interval ago; a trigger still
+ * forces one, and run-interval 0 sweeps at every tick that moved the safe point. */
+static void test_gc_run_interval(void **state)
 {
-    gc_wait *g = arg;
+    (void)state;
+    char *dir = tu_dir_new("node-gc-interval");
+    const char *hour[] = {"gc.life-time", "1s", "gc.run-interval", "1h", NULL};
+    srv_node *n = NULL;
+    bs_err err;
+    assert_int_equal(nt_open_ticking(dir, hour, 20, &n, &err), BS_OK);
+    assert_true(nt_wait_sweeps(n, 0, 30000)); /* the first tick sweeps */
+    uint64_t sweeps = nt_gc_sweeps(n);
     srv_node_stats st;
-    srv_node_get_stats(g->n, &st);
-    return st.gc_sweeps > g->sweeps;
+    srv_node_get_stats(n, &st);
+    assert_true(nt_wait_safe_point(n, st.gc_safe_point, 30000));
+    nt_sleep_ms(300); /* fifteen more ticks */
+    assert_int_equal(nt_gc_sweeps(n), sweeps);
+    srv_node_trigger_gc(n);
+    assert_true(nt_wait_sweeps(n, sweeps, 30000));
+    srv_node_close(n);
+
+    const char *zero[] = {"gc.life-time", "1s", "gc.run-interval", "0s", NULL};
+    assert_int_equal(nt_open_ticking(dir, zero, 20, &n, &err), BS_OK);
+    assert_true(nt_wait_sweeps(n, 2, 30000));
+    srv_node_close(n);
+    tu_dir_remove(dir);
 }
 
 /* Versions of user key k in CF default (every MVCC version, live or not). */
@@ -535,12 +551,10 @@ static void test_ttl_and_gc(void **state)
     must_get(n, "keep", "forever");
 
     /* GC: the expired key loses every version, the overwritten one its older version. */
-    gc_wait g = {n, 0};
-    srv_node_stats st;
-    srv_node_get_stats(n, &st);
-    g.sweeps = st.gc_sweeps;
+    uint64_t sweeps = nt_gc_sweeps(n);
     srv_node_trigger_gc(n);
-    assert_true(nt_wait(gc_swept, &g, 30000));
+    assert_true(nt_wait_sweeps(n, sweeps, 30000));
+    srv_node_stats st;
     srv_node_get_stats(n, &st);
     fprintf(stderr, "gc: safe_point=%llu sweeps=%llu deletes=%llu errors=%llu\n",
             (unsigned long long)st.gc_safe_point, (unsigned long long)st.gc_sweeps,
@@ -626,11 +640,9 @@ static void test_gc_across_regions(void **state)
      * nothing expired is left, a bounded number of times. */
     size_t left = 1;
     for (int sweep = 0; sweep < 5 && left > 0; sweep++) {
-        gc_wait g = {n, 0};
-        srv_node_get_stats(n, &st);
-        g.sweeps = st.gc_sweeps;
+        uint64_t sweeps = nt_gc_sweeps(n);
         srv_node_trigger_gc(n);
-        assert_true(nt_wait(gc_swept, &g, 60000));
+        assert_true(nt_wait_sweeps(n, sweeps, 60000));
         left = 0;
         for (int i = 0; i < 400; i++) {
             char k[32];
@@ -791,6 +803,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_ttl_and_gc),
         cmocka_unit_test(test_gc_across_regions),
+        cmocka_unit_test(test_gc_run_interval),
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_close_with_writes_in_flight),
         cmocka_unit_test(test_kill9_durability),

@@ -1,8 +1,8 @@
 /* test_gc.c -- garbage collection: the compaction filter removes only versions shadowed by
  * a kept newer version at or below the safe point and never a key's newest version (even
  * deleted or expired), nothing at all with safe point 0; the GC pass deletes deleted and
- * expired keys entirely and shadowed versions below the safe point, stays within its limit
- * and resumes from its cursor. Compactions are forced with kv_engine_compact_range. */
+ * expired keys entirely and shadowed versions below the safe point, stays within its limits
+ * (deletes, and versions read) and resumes from its cursor. Compactions are forced with kv_engine_compact_range. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,25 +166,55 @@ static void test_gc_pass(void **state)
     must_raw_get(h, "s", "only");
 }
 
+/* Keys <prefix>000.. <prefix>(n-1): each gets value v as a new version, or must have
+ * `want` versions with v the newest. */
+static void put_numbered(th *h, const char *prefix, int n, const char *v)
+{
+    char name[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "%s%03d", prefix, i);
+        must_raw_put(h, name, v, 0);
+    }
+}
+
+static void check_numbered(th *h, const char *prefix, int n, int want, const char *v)
+{
+    char name[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "%s%03d", prefix, i);
+        assert_int_equal(versions(h, name), want);
+        must_raw_get(h, name, v);
+    }
+}
+
 static void test_gc_pass_safe_point_and_limit(void **state)
 {
     th *h = *state;
     int passes;
-    char name[16];
-    for (int i = 0; i < 20; i++) {
-        snprintf(name, sizeof(name), "x%02d", i);
-        must_raw_put(h, name, "1", 0);
-        must_raw_put(h, name, "2", 0);
-    }
+    put_numbered(h, "x", 20, "1");
+    put_numbered(h, "x", 20, "2");
     apply_gc(h, 1, 0, &passes); /* below every version: nothing to do */
-    assert_int_equal(versions(h, "x00"), 2);
+    check_numbered(h, "x", 20, 2, "2");
     apply_gc(h, UINT64_MAX, 5, &passes);
     assert_true(passes >= 4);
-    for (int i = 0; i < 20; i++) {
-        snprintf(name, sizeof(name), "x%02d", i);
-        assert_int_equal(versions(h, name), 1);
-        must_raw_get(h, name, "2");
-    }
+    check_numbered(h, "x", 20, 1, "2");
+}
+
+/* Without garbage a pass still stops after limit * TXN_GC_READS_PER_DELETE versions read,
+ * between two keys, and the walk goes on from the cursor to garbage at the end. */
+static void test_gc_pass_bounded_reads(void **state)
+{
+    th *h = *state;
+    int passes;
+    put_numbered(h, "y", 100, "1");
+    must_raw_put(h, "z", "1", 0);
+    must_raw_put(h, "z", "2", 0);
+    apply_gc(h, UINT64_MAX, 5, &passes);
+    /* 102 versions, at most 5 * 4 (+ the versions of the key being read) per pass */
+    assert_true(passes >= 102 / (5 * TXN_GC_READS_PER_DELETE + 2));
+    assert_int_equal(versions(h, "z"), 1);
+    must_raw_get(h, "z", "2");
+    check_numbered(h, "y", 100, 1, "1");
 }
 
 int main(void)
@@ -197,6 +227,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_filter_respects_safe_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_pass_safe_point_and_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_pass_bounded_reads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

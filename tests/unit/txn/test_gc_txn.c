@@ -458,6 +458,31 @@ static void test_gc_limit_splits_key(void **state)
     must_get_none(h, "del", sp);
 }
 
+/* ---- a pass that finds nothing still stops after reading limit * 4 records ------------------ */
+
+static void test_gc_write_pass_bounded_reads(void **state)
+{
+    th *h = *state;
+    char k[16];
+    for (int i = 0; i < 40; i++) { /* one Put each: nothing to collect */
+        snprintf(k, sizeof k, "a%02d", i);
+        must_prewrite_put(h, k, V("v"), k, (uint64_t)(100 + 2 * i));
+        must_commit(h, k, (uint64_t)(100 + 2 * i), (uint64_t)(101 + 2 * i));
+    }
+    must_prewrite_put(h, "zz", V("x"), "zz", 200);
+    must_commit(h, "zz", 200, 201);
+    must_prewrite_delete(h, "zz", "zz", 202);
+    must_commit(h, "zz", 202, 203);
+    int passes = gc_writes(h, 300, 2, NULL, NULL);
+    /* 42 records, at most 2 * 4 (+ the records of the key being read) per pass */
+    assert_true(passes >= 42 / (2 * TXN_GC_READS_PER_DELETE + 2));
+    assert_int_equal(writes_of(h, "zz"), 0);
+    for (int i = 0; i < 40; i++) {
+        snprintf(k, sizeof k, "a%02d", i);
+        assert_int_equal(writes_of(h, k), is_txn() ? 1 : 0); /* 'r': every record goes */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +494,7 @@ int main(void)
         PT_BOTH(test_gc_resolves_leftover_locks),
         PT_BOTH(test_gc_async_commit_lock_fails),
         PT_BOTH(test_gc_limit_splits_key),
+        PT_BOTH(test_gc_write_pass_bounded_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
