@@ -56,8 +56,7 @@ typedef struct srv_worker {
     bool sweep_last_chunk; /* the last chunk is proposed; done when gc_inflight is 0 */
     uint64_t sweep_safe_point;
     int64_t run_interval_ms;  /* [gc] run-interval, copied at open */
-    bool swept;               /* a sweep started since open */
-    int64_t last_sweep_ms;    /* mono clock: when the last sweep started (if swept) */
+    int64_t next_sweep_ms;    /* mono clock: no sweep starts before (unless forced) */
     bs_buf cursor;
     int gc_inflight; /* guarded by mu: GC proposals not yet done */
     /* guarded by mu: a lock resolution or CF write proposal of the current sweep failed,

@@ -100,10 +100,9 @@ static void gc_tick(srv_node *n, bool force)
     /* A sweep reads every key, so it runs at most once per [gc] run-interval (TiDB's GC
      * worker period) unless forced; the compaction filter has the new safe point anyway. */
     int64_t now = bs_clock_mono_ms();
-    bool due = !w->swept || now - w->last_sweep_ms >= w->run_interval_ms;
+    bool due = now >= w->next_sweep_ms;
     if (!w->sweeping && sp > 0 && (force || (sp > w->sweep_safe_point && due))) {
-        w->swept = true;
-        w->last_sweep_ms = now;
+        w->next_sweep_ms = now + w->run_interval_ms;
         w->sweeping = true;
         w->sweep_last_chunk = false;
         w->sweep_safe_point = sp;
@@ -127,6 +126,7 @@ static void gc_step(srv_node *n)
         w->sweeping = false;
         w->sweep_last_chunk = false;
         w->sweep_safe_point = 0; /* retry the same safe point next tick */
+        w->next_sweep_ms = 0;
         return;
     }
     (void)proposed; /* already counted in gc_inflight by srv_gc_run_pass */
