@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "lib/tmpdir.h"
 #include "txn/harness.h"
 
@@ -158,6 +159,20 @@ void th_free(th *h)
     bs_free(h->q);
     pthread_mutex_destroy(&h->mu);
     bs_free(h);
+}
+
+int th_setup_pinned(void **state)
+{
+    bs_clock_set_wall_override(TH_NOW);
+    *state = th_new();
+    return 0;
+}
+
+int th_teardown_pinned(void **state)
+{
+    bs_clock_set_wall_override(-1);
+    th_free(*state);
+    return 0;
 }
 
 bs_slice th_key(bs_buf *b, const char *user)

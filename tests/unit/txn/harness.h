@@ -43,6 +43,13 @@ typedef struct th {
 
 th *th_new(void);
 void th_free(th *h);
+
+/* cmocka setup and teardown: a fresh harness with the wall clock pinned at TH_NOW; the
+ * teardown frees it and unpins the clock. */
+#define TH_NOW 1700000000000LL
+int th_setup_pinned(void **state);
+int th_teardown_pinned(void **state);
+#define TH_TEST(t) cmocka_unit_test_setup_teardown(t, th_setup_pinned, th_teardown_pinned)
 /* Applies (in order) up to n held batches; returns how many. */
 size_t th_apply(th *h, size_t n);
 /* Fails every held batch with code, in order (the proposer contract: all after a failure

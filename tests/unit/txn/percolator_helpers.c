@@ -16,24 +16,18 @@ uint8_t pt_mode = KV_MODE_TXN;
 int pt_setup_txn(void **state)
 {
     pt_mode = KV_MODE_TXN;
-    bs_clock_set_wall_override(PT_NOW);
-    *state = th_new();
-    return 0;
+    return th_setup_pinned(state);
 }
 
 int pt_setup_raw(void **state)
 {
     pt_mode = KV_MODE_RAW;
-    bs_clock_set_wall_override(PT_NOW);
-    *state = th_new();
-    return 0;
+    return th_setup_pinned(state);
 }
 
 int pt_teardown(void **state)
 {
-    bs_clock_set_wall_override(-1);
-    th_free(*state);
-    return 0;
+    return th_teardown_pinned(state);
 }
 
 static bs_buf key_ring[32];

@@ -18,7 +18,7 @@
 extern uint8_t pt_mode; /* the layout the current test runs in */
 
 /* cmocka setups: a fresh harness in the 'x' / 'r' layout, the wall clock pinned at PT_NOW. */
-#define PT_NOW 1700000000000LL
+#define PT_NOW TH_NOW
 int pt_setup_txn(void **state);
 int pt_setup_raw(void **state);
 int pt_teardown(void **state);

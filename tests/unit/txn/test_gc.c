@@ -2,7 +2,8 @@
  * a kept newer version at or below the safe point and never a key's newest version (even
  * deleted or expired), nothing at all with safe point 0; the GC pass deletes deleted and
  * expired keys entirely and shadowed versions below the safe point, stays within its limits
- * (deletes, and versions read) and resumes from its cursor. Compactions are forced with kv_engine_compact_range. */
+ * (deletes, and versions read) and resumes from its cursor. Compactions are forced with
+ * kv_engine_compact_range. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,21 +15,6 @@
 #include "common/clock.h"
 #include "txn/harness.h"
 
-#define NOW 1700000000000LL
-
-static int setup(void **state)
-{
-    bs_clock_set_wall_override(NOW);
-    *state = th_new();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bs_clock_set_wall_override(-1);
-    th_free(*state);
-    return 0;
-}
 
 /* Number of stored versions of user key. */
 static int versions(th *h, const char *user)
@@ -82,7 +68,7 @@ static void test_filter_keeps_newest(void **state)
 {
     th *h = *state;
     populate(h);
-    bs_clock_set_wall_override(NOW + 100);
+    bs_clock_set_wall_override(TH_NOW + 100);
     atomic_store(&h->gc.safe_point, UINT64_MAX);
     compact(h);
     assert_int_equal(versions(h, "k"), 1);
@@ -155,7 +141,7 @@ static void test_gc_pass(void **state)
     th *h = *state;
     int passes;
     populate(h);
-    bs_clock_set_wall_override(NOW + 100);
+    bs_clock_set_wall_override(TH_NOW + 100);
     apply_gc(h, UINT64_MAX, 0, &passes);
     assert_int_equal(passes, 1);
     assert_int_equal(versions(h, "k"), 1);
@@ -220,14 +206,13 @@ static void test_gc_pass_bounded_reads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_filter_nothing_below_zero_safe_point, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_filter_keeps_newest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_filter_across_levels, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_filter_respects_safe_point, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gc_pass, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gc_pass_safe_point_and_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gc_pass_bounded_reads, setup, teardown),
+        TH_TEST(test_filter_nothing_below_zero_safe_point),
+        TH_TEST(test_filter_keeps_newest),
+        TH_TEST(test_filter_across_levels),
+        TH_TEST(test_filter_respects_safe_point),
+        TH_TEST(test_gc_pass),
+        TH_TEST(test_gc_pass_safe_point_and_limit),
+        TH_TEST(test_gc_pass_bounded_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

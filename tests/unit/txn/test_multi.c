@@ -17,21 +17,6 @@
 #include "txn/harness.h"
 #include "txn/txn_int.h"
 
-#define NOW 1700000000000LL
-
-static int setup(void **state)
-{
-    bs_clock_set_wall_override(NOW);
-    *state = th_new();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bs_clock_set_wall_override(-1);
-    th_free(*state);
-    return 0;
-}
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -168,7 +153,7 @@ static void test_mset_msetnx(void **state)
     must_raw_get(h, "a", "1");
     /* An expired key is absent. */
     must_raw_put(h, "e", "gone", 1000);
-    bs_clock_set_wall_override(NOW + 1000);
+    bs_clock_set_wall_override(TH_NOW + 1000);
     must_multi(h, TXN_MULTI_MSETNX, K("n1", "e"), K("v1", "v2"), 0, &r);
     assert_true(r.applied);
     must_raw_get(h, "n1", "v1");
@@ -188,7 +173,7 @@ static void test_del_exists(void **state)
     must_multi(h, TXN_MULTI_EXISTS, K("a", "a", "b", "c", "t"), NULL, 0, &r);
     assert_int_equal(r.code, BS_OK);
     assert_int_equal(r.count, 4); /* a counted twice */
-    bs_clock_set_wall_override(NOW + 500);
+    bs_clock_set_wall_override(TH_NOW + 500);
     must_multi(h, TXN_MULTI_EXISTS, K("t"), NULL, 0, &r);
     assert_int_equal(r.count, 0); /* expired */
     assert_false(r.applied);
@@ -219,7 +204,7 @@ static void test_rename(void **state)
     mres_init(&r);
     must_raw_put(h, "src", "v", 10000);
     must_raw_put(h, "dst", "old", 0);
-    bs_clock_set_wall_override(NOW + 4000);
+    bs_clock_set_wall_override(TH_NOW + 4000);
     must_multi(h, TXN_MULTI_RENAME, K("src", "dst"), NULL, 0, &r);
     assert_int_equal(r.code, BS_OK);
     assert_true(r.applied);
@@ -587,16 +572,16 @@ static void test_concurrent_mset_del_atomic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mset_msetnx, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_del_exists, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_waits_for_pending_write, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_single_key_chains_behind_multi, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_and_ts_not_ready, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_renames_atomic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_mset_del_atomic, setup, teardown),
+        TH_TEST(test_mset_msetnx),
+        TH_TEST(test_del_exists),
+        TH_TEST(test_rename),
+        TH_TEST(test_copy),
+        TH_TEST(test_validation),
+        TH_TEST(test_waits_for_pending_write),
+        TH_TEST(test_single_key_chains_behind_multi),
+        TH_TEST(test_refused_and_ts_not_ready),
+        TH_TEST(test_concurrent_renames_atomic),
+        TH_TEST(test_concurrent_mset_del_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,12 +20,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    bs_clock_set_wall_override(-1);
-    th_free(*state);
-    return 0;
-}
 
 static void test_put_get_delete(void **state)
 {
@@ -304,16 +298,16 @@ static void test_invalid_key_mode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_binary_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ttl_expiry_with_clock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_put_ttls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_get_delete, setup, th_teardown_pinned),
+        cmocka_unit_test_setup_teardown(test_binary_key, setup, th_teardown_pinned),
+        cmocka_unit_test_setup_teardown(test_ttl_expiry_with_clock, setup, th_teardown_pinned),
+        cmocka_unit_test_setup_teardown(test_batch_put_ttls, setup, th_teardown_pinned),
+        cmocka_unit_test_setup_teardown(test_scan, setup, th_teardown_pinned),
+        cmocka_unit_test_setup_teardown(test_delete_range, setup, th_teardown_pinned),
+        cmocka_unit_test_setup_teardown(test_cas, setup, th_teardown_pinned),
         cmocka_unit_test(test_crc64_check_value),
-        cmocka_unit_test_setup_teardown(test_checksum, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_key_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checksum, setup, th_teardown_pinned),
+        cmocka_unit_test_setup_teardown(test_invalid_key_mode, setup, th_teardown_pinned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

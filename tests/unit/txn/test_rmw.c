@@ -21,21 +21,6 @@
 #include "txn/harness.h"
 #include "txn/txn_int.h"
 
-#define NOW 1700000000000LL
-
-static int setup(void **state)
-{
-    bs_clock_set_wall_override(NOW);
-    *state = th_new();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bs_clock_set_wall_override(-1);
-    th_free(*state);
-    return 0;
-}
 
 static txn_rmw_params P(txn_rmw_op op)
 {
@@ -198,7 +183,7 @@ static void test_append_setrange(void **state)
     cur.exists = true;
     bs_buf_set(&cur.value, "abc", 3);
     p.arg = bs_slice_make(v.ptr, 0);
-    assert_int_equal(txn_rmw_eval(&p, &cur, NOW, &w, &rr, &e), BS_OK);
+    assert_int_equal(txn_rmw_eval(&p, &cur, TH_NOW, &w, &rr, &e), BS_OK);
     txn_cur_deinit(&cur);
     txn_write_deinit(&w);
     txn_rmw_result_deinit(&rr);
@@ -226,7 +211,7 @@ static void test_getset_getdel_getex(void **state)
 
     p = P(TXN_RMW_GETEX);
     p.has_expire = true;
-    p.expire_at_ms = NOW + 3000;
+    p.expire_at_ms = TH_NOW + 3000;
     must_rmw(h, "k", &p, &r);
     assert_buf_eq(&r.old_value, "new");
     assert_int_equal(ttl_of(h, "k", &rc), 3000);
@@ -240,7 +225,7 @@ static void test_getset_getdel_getex(void **state)
     must_rmw(h, "k", &p, &r);
     assert_buf_eq(&r.old_value, "new");
     p.has_expire = true;
-    p.expire_at_ms = NOW - 1; /* in the past: deleted, old value returned */
+    p.expire_at_ms = TH_NOW - 1; /* in the past: deleted, old value returned */
     must_rmw(h, "k", &p, &r);
     assert_buf_eq(&r.old_value, "new");
     must_not_found(h, "k");
@@ -281,7 +266,7 @@ static void test_set_flags(void **state)
     must_not_found(h, "s");
     p.flags = TXN_SET_NX | TXN_SET_GET;
     p.has_expire = true;
-    p.expire_at_ms = NOW + 10000;
+    p.expire_at_ms = TH_NOW + 10000;
     must_rmw(h, "s", &p, &r);
     assert_true(r.applied);
     assert_false(r.old_exists);
@@ -309,7 +294,7 @@ static void test_set_flags(void **state)
     assert_int_equal(r.kind, TXN_ERR_SYNTAX);
     p.flags = TXN_SET_KEEPTTL;
     p.has_expire = true;
-    p.expire_at_ms = NOW + 1;
+    p.expire_at_ms = TH_NOW + 1;
     must_rmw(h, "s", &p, &r);
     assert_int_equal(r.kind, TXN_ERR_SYNTAX);
     th_res_free(&r);
@@ -331,31 +316,31 @@ static void test_expire_family(void **state)
     th_res r;
     int rc;
     th_res_init(&r);
-    expire(h, "absent", 0, NOW + 1000, &r);
+    expire(h, "absent", 0, TH_NOW + 1000, &r);
     assert_false(r.applied);
     must_raw_put(h, "p", "v", 0); /* no TTL */
-    expire(h, "p", TXN_EXPIRE_XX, NOW + 1000, &r);
+    expire(h, "p", TXN_EXPIRE_XX, TH_NOW + 1000, &r);
     assert_false(r.applied);
-    expire(h, "p", TXN_EXPIRE_GT, NOW + 1000, &r); /* no TTL = infinite: not greater */
+    expire(h, "p", TXN_EXPIRE_GT, TH_NOW + 1000, &r); /* no TTL = infinite: not greater */
     assert_false(r.applied);
-    expire(h, "p", TXN_EXPIRE_LT, NOW + 5000, &r); /* anything is less than infinite */
+    expire(h, "p", TXN_EXPIRE_LT, TH_NOW + 5000, &r); /* anything is less than infinite */
     assert_true(r.applied);
     assert_int_equal(ttl_of(h, "p", &rc), 5000);
-    expire(h, "p", TXN_EXPIRE_NX, NOW + 9000, &r);
+    expire(h, "p", TXN_EXPIRE_NX, TH_NOW + 9000, &r);
     assert_false(r.applied);
-    expire(h, "p", TXN_EXPIRE_XX, NOW + 6000, &r);
+    expire(h, "p", TXN_EXPIRE_XX, TH_NOW + 6000, &r);
     assert_true(r.applied);
-    expire(h, "p", TXN_EXPIRE_GT, NOW + 6000, &r); /* equal is not greater */
+    expire(h, "p", TXN_EXPIRE_GT, TH_NOW + 6000, &r); /* equal is not greater */
     assert_false(r.applied);
-    expire(h, "p", TXN_EXPIRE_GT, NOW + 7000, &r);
+    expire(h, "p", TXN_EXPIRE_GT, TH_NOW + 7000, &r);
     assert_true(r.applied);
-    expire(h, "p", TXN_EXPIRE_LT, NOW + 8000, &r);
+    expire(h, "p", TXN_EXPIRE_LT, TH_NOW + 8000, &r);
     assert_false(r.applied);
-    expire(h, "p", TXN_EXPIRE_LT, NOW + 2000, &r);
+    expire(h, "p", TXN_EXPIRE_LT, TH_NOW + 2000, &r);
     assert_true(r.applied);
     assert_int_equal(ttl_of(h, "p", &rc), 2000);
     must_raw_put(h, "q", "v", 0);
-    expire(h, "q", TXN_EXPIRE_NX, NOW + 3000, &r);
+    expire(h, "q", TXN_EXPIRE_NX, TH_NOW + 3000, &r);
     assert_true(r.applied);
     /* PERSIST */
     txn_rmw_params p = P(TXN_RMW_PERSIST);
@@ -365,7 +350,7 @@ static void test_expire_family(void **state)
     must_rmw(h, "p", &p, &r);
     assert_false(r.applied);
     /* a past time deletes */
-    expire(h, "p", 0, NOW - 5, &r);
+    expire(h, "p", 0, TH_NOW - 5, &r);
     assert_true(r.applied);
     must_not_found(h, "p");
     /* flag errors */
@@ -734,18 +719,18 @@ static void test_refused_proposal(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_incrby, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_incrbyfloat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_setrange, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_getset_getdel_getex, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_flags, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expire_family, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chain_100_incr, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chain_failure_fails_successors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chain_failure_passes_code_through, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chain_breaks_before_propose, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chain_stress_random_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_proposal, setup, teardown),
+        TH_TEST(test_incrby),
+        TH_TEST(test_incrbyfloat),
+        TH_TEST(test_append_setrange),
+        TH_TEST(test_getset_getdel_getex),
+        TH_TEST(test_set_flags),
+        TH_TEST(test_expire_family),
+        TH_TEST(test_chain_100_incr),
+        TH_TEST(test_chain_failure_fails_successors),
+        TH_TEST(test_chain_failure_passes_code_through),
+        TH_TEST(test_chain_breaks_before_propose),
+        TH_TEST(test_chain_stress_random_failures),
+        TH_TEST(test_refused_proposal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
