@@ -413,6 +413,18 @@ void pt_put_lock(th *h, const char *key, const kv_lock *l)
     bs_buf_free(&v);
 }
 
+void pt_put_pessimistic_lock(th *h, const char *key, uint64_t ts, uint64_t ttl)
+{
+    kv_lock l;
+    kv_lock_init(&l);
+    l.type = KV_LOCK_PESSIMISTIC;
+    l.primary = pt_key(key);
+    l.start_ts = ts;
+    l.for_update_ts = ts;
+    l.ttl = ttl;
+    pt_put_lock(h, key, &l);
+}
+
 /* ---- reads ------------------------------------------------------------------------------- */
 
 static int get_at(th *h, const char *key, uint64_t ts, txn_kv_pair *p)

@@ -118,5 +118,8 @@ void must_get_locked(th *h, const char *key, uint64_t ts, uint64_t lock_ts);
 /* Writes a lock record straight into the engine (for states the commands never create:
  * pessimistic locks, rollback_ts lists). */
 void pt_put_lock(th *h, const char *key, const kv_lock *l);
+/* pt_put_lock of a pessimistic lock on key, its own primary, at start_ts = for_update_ts =
+ * ts with lock TTL ttl. */
+void pt_put_pessimistic_lock(th *h, const char *key, uint64_t ts, uint64_t ttl);
 
 #endif

@@ -186,13 +186,7 @@ static void test_commit_overlapped_rollback_in_lock(void **state)
 static void test_commit_pessimistic_lock_as_lock(void **state)
 {
     th *h = *state;
-    kv_lock l;
-    kv_lock_init(&l);
-    l.type = KV_LOCK_PESSIMISTIC;
-    l.primary = pt_key("k");
-    l.start_ts = 10;
-    l.for_update_ts = 10;
-    pt_put_lock(h, "k", &l);
+    pt_put_pessimistic_lock(h, "k", 10, 0);
     must_commit(h, "k", 10, 12);
     must_written(h, "k", 10, 12, KV_WRITE_LOCK);
     must_unlocked(h, "k");

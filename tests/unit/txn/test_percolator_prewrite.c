@@ -408,13 +408,7 @@ static void test_prewrite_watch_expired_since(void **state)
 static void test_prewrite_over_pessimistic_lock(void **state)
 {
     th *h = *state;
-    kv_lock l;
-    kv_lock_init(&l);
-    l.type = KV_LOCK_PESSIMISTIC;
-    l.primary = pt_key("k");
-    l.start_ts = 10;
-    l.for_update_ts = 10;
-    pt_put_lock(h, "k", &l);
+    pt_put_pessimistic_lock(h, "k", 10, 0);
     assert_int_equal(must_prewrite_put_err(h, "k", V("v"), "k", 10, NULL), TXN_KEY_ERR_ABORT);
     /* Another txn sees it as a lock. */
     assert_int_equal(must_prewrite_put_err(h, "k", V("v"), "k", 11, NULL), TXN_KEY_ERR_LOCKED);

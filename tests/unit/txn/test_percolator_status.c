@@ -183,14 +183,7 @@ static void test_status_verify_primary(void **state)
 static void test_status_pessimistic_primary(void **state)
 {
     th *h = *state;
-    kv_lock l;
-    kv_lock_init(&l);
-    l.type = KV_LOCK_PESSIMISTIC;
-    l.primary = pt_key("pk");
-    l.start_ts = pt_ts(1, 0);
-    l.ttl = 10;
-    l.for_update_ts = pt_ts(1, 0);
-    pt_put_lock(h, "pk", &l);
+    pt_put_pessimistic_lock(h, "pk", pt_ts(1, 0), 10);
     txn_check_txn_status_req req = {.primary_key = pt_key("pk"), .lock_ts = pt_ts(1, 0),
                                     .current_ts = pt_ts(100, 0),
                                     .resolving_pessimistic_lock = true};
