@@ -8,6 +8,18 @@ proc info_field {text field} {
     return ""
 }
 
+# An empty store counted now, with a 1 s count interval from here on; then one key written
+# in database db (the count does not know it yet).
+proc counted_then_write {db} {
+    r flushall
+    r config set info-keyspace-interval 0
+    r info keyspace
+    r config set info-keyspace-interval 1
+    r select $db
+    r set k v
+    r select 0
+}
+
 proc info_headers {text} {
     return [regexp -all -inline {(?n)^# \w+} $text]
 }
@@ -166,25 +178,13 @@ start_server {tags {info basalt-only}} {
     } {1 2 1}
 
     test {INFO keyspace catches up once the interval has passed} {
-        r flushall
-        r config set info-keyspace-interval 0
-        r info keyspace
-        r config set info-keyspace-interval 1
-        r select 6
-        r set k v
-        r select 0
+        counted_then_write 6
         # A count begins when an INFO finds the last one a second old; polling sees it.
         wait_for_condition 100 50 {[string match "*db6:keys=1,*" [r info keyspace]]}
     }
 
     test {INFO keyspace waits for a fresh count after a quiet spell} {
-        r flushall
-        r config set info-keyspace-interval 0
-        r info keyspace
-        r config set info-keyspace-interval 1
-        r select 7
-        r set k v
-        r select 0
+        counted_then_write 7
         # The last count began over 2 intervals ago: this INFO waits for a new one.
         after 2100
         r info keyspace
