@@ -180,6 +180,9 @@ typedef struct cluster_store_options {
     uint64_t log_gc_count_limit;  /* raft-log-gc-count-limit: compact even past a silent
                                    * follower beyond this many entries (73728) */
     uint64_t log_gc_tick_ticks;   /* base ticks between GC checks (3) */
+    uint64_t log_gc_size_limit;   /* raft-log-gc-size-limit: a log this large (bytes) is
+                                   * compacted at once, not at the next GC tick (72 MiB);
+                                   * 0: only the tick */
     size_t max_pending_proposals; /* queued proposals before ServerIsBusy (65536) */
     bool lease_read;              /* serve reads from the leader lease (default true). false:
                                    * every ReadIndex confirms leadership with a heartbeat

@@ -128,6 +128,10 @@ typedef struct cluster_raft_storage {
      * (cache.n == 0 or its last entry is last_index). */
     raft_entries cache;
     uint64_t cache_first;
+    /* Approximate bytes of the log: what this process appended, scaled down by each
+     * compaction (TiKV's raft_log_size_hint). Starts at 0 on load. For
+     * raft-log-gc-size-limit. */
+    uint64_t size_hint;
 } cluster_raft_storage;
 
 /* Writes a new Region's initial raft, apply and region state into b (index and term 5). */
@@ -143,7 +147,7 @@ void cluster_rs_write_raft_state(cluster_raft_storage *rs, kv_batch *b);
 /* Term of index i through the storage interface. */
 int cluster_rs_term(cluster_raft_storage *rs, uint64_t i, uint64_t *term);
 /* Log truncation through index (inclusive): sets the truncated state (the caller persists
- * the apply state) and deletes the log keys in b. */
+ * the apply state) and deletes the log keys in b. Scales size_hint by the entries kept. */
 void cluster_rs_compact(cluster_raft_storage *rs, uint64_t index, uint64_t term, kv_batch *b);
 /* Drops cached entries below min(applied, last - CLUSTER_CACHE_KEEP). */
 void cluster_rs_cache_trim(cluster_raft_storage *rs, uint64_t applied);

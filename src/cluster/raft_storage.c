@@ -145,6 +145,7 @@ void cluster_rs_append(cluster_raft_storage *rs, const raft_entry *ents, size_t 
         cluster_key_raft_log(&k, rs->region_id, ents[i].index);
         cluster_entry_encode(&v, &ents[i]);
         kv_batch_put(b, KV_CF_RAFT, bs_buf_slice(&k), bs_buf_slice(&v));
+        rs->size_hint += k.len + v.len;
     }
     if (li < rs->last_index) { /* a conflicting suffix beyond the new tail goes */
         bs_buf hi = BS_BUF_INIT;
@@ -183,6 +184,9 @@ void cluster_rs_compact(cluster_raft_storage *rs, uint64_t index, uint64_t term,
     if (index <= rs->apply.truncated_index)
         return;
     BS_ASSERT(index <= rs->last_index);
+    /* The entries are of about equal size, as far as the hint knows (TiKV does the same). */
+    uint64_t total = rs->last_index - rs->apply.truncated_index, kept = rs->last_index - index;
+    rs->size_hint = (uint64_t)((double)rs->size_hint * (double)kept / (double)total);
     bs_buf lo = BS_BUF_INIT, hi = BS_BUF_INIT;
     cluster_key_raft_log(&lo, rs->region_id, 0);
     cluster_key_raft_log(&hi, rs->region_id, index + 1);

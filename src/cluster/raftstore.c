@@ -356,6 +356,11 @@ static bool run_round(cluster_store *s)
         if (has_ss)
             cluster_fsm_on_role(f, &ss, &cbs);
         cluster_rs_cache_trim(&f->rs, f->rs.apply.applied);
+        /* A log past raft-log-gc-size-limit is compacted now rather than at the GC tick:
+         * the log is also in the memtable of CF raft, and compacted in time its entries
+         * are dropped by the flush instead of written to table files and compacted. */
+        if (s->opts.log_gc_size_limit && f->rs.size_hint >= s->opts.log_gc_size_limit)
+            cluster_fsm_maybe_gc(f, &cbs);
     }
 
     bool more = false;

@@ -31,6 +31,7 @@ void cluster_store_options_init(cluster_store_options *o)
     o->log_gc_threshold = 50;
     o->log_gc_count_limit = 73728;
     o->log_gc_tick_ticks = 3;
+    o->log_gc_size_limit = 72ull << 20;
     o->max_pending_proposals = 65536;
     o->lease_read = true;
     o->region_split_size = 96ull << 20;
@@ -50,6 +51,7 @@ void cluster_store_options_from_config(cluster_store_options *o, const struct bs
     o->raft_entry_max_size = cfg->raftstore.raft_entry_max_size;
     o->log_gc_threshold = (uint64_t)cfg->raftstore.raft_log_gc_threshold;
     o->log_gc_count_limit = (uint64_t)cfg->raftstore.raft_log_gc_count_limit;
+    o->log_gc_size_limit = cfg->raftstore.raft_log_gc_size_limit;
     uint64_t gc_ms = cfg->raftstore.raft_log_gc_tick_interval;
     o->log_gc_tick_ticks = o->tick_interval_ms ? (gc_ms + o->tick_interval_ms - 1) / o->tick_interval_ms : 1;
     if (o->log_gc_tick_ticks == 0)

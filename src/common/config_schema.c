@@ -174,7 +174,7 @@ static const bs_config_item items[] = {
     INT("raftstore.raft-log-gc-count-limit", raftstore.raft_log_gc_count_limit, "73728", 0,
         INT64_MAX, NULL, "entry count that forces raft log GC"),
     SIZE("raftstore.raft-log-gc-size-limit", raftstore.raft_log_gc_size_limit, "\"72MiB\"", 0,
-         NO_MAX, "raft log size that forces GC (3/4 of region-split-size)"),
+         NO_MAX, "raft log size that is compacted at once, not at the next GC tick; 0: tick only"),
     INT("raftstore.raft-max-inflight-msgs", raftstore.raft_max_inflight_msgs, "256", 1, 16384,
         NULL, "append messages in flight to one follower"),
     SIZE("raftstore.raft-max-size-per-msg", raftstore.raft_max_size_per_msg, "\"1MiB\"", 0,

@@ -583,6 +583,10 @@ static void test_split_options(void **state)
     assert_int_equal(o.region_max_size, 144ull << 20);
     assert_int_equal(o.split_check_diff, 6ull << 20);
     assert_int_equal(o.split_check_tick_ms, 10000);
+    assert_int_equal(o.log_gc_size_limit, 72ull << 20);
+    assert_int_equal(bs_config_set(&cfg, "raftstore.raft-log-gc-size-limit", "1MiB", NULL), BS_OK);
+    cluster_store_options_from_config(&o, &cfg);
+    assert_int_equal(o.log_gc_size_limit, 1ull << 20);
     /* A smaller split size with the other two left alone: derived at open, as TiKV does. */
     assert_int_equal(bs_config_set(&cfg, "coprocessor.region-split-size", "8MiB", NULL), BS_OK);
     assert_int_equal(bs_config_set(&cfg, "raftstore.split-region-check-tick-interval", "2s", NULL),

@@ -26,6 +26,7 @@ typedef struct env {
     ct_txn t;
     uint64_t rid;
     size_t max_pending; /* 0: the default */
+    uint64_t gc_tick_ticks, gc_size_limit; /* 0: this file's defaults (1 tick, no limit) */
 } env;
 
 static void env_start(env *v, uint64_t gc_threshold)
@@ -39,7 +40,8 @@ static void env_start(env *v, uint64_t gc_threshold)
     cluster_store_options o;
     ct_options(&o, v->e, v->pd, NULL);
     o.log_gc_threshold = gc_threshold;
-    o.log_gc_tick_ticks = 1;
+    o.log_gc_tick_ticks = v->gc_tick_ticks ? v->gc_tick_ticks : 1;
+    o.log_gc_size_limit = v->gc_size_limit;
     if (v->max_pending)
         o.max_pending_proposals = v->max_pending;
     bs_err err;
@@ -220,6 +222,63 @@ static void test_log_gc(void **state)
     must_get(&v, "gc39", "v");
     assert_int_equal(ct_put(&v.t, "gc-after", "v2"), BS_OK);
     env_free(&v);
+}
+
+/* raft-log-gc-size-limit: with the GC tick out of reach, a log past the size limit is
+ * still compacted, and the size hint shrinks with it. */
+static void test_log_gc_size_limit(void **state)
+{
+    (void)state;
+    env v;
+    memset(&v, 0, sizeof(v));
+    v.gc_tick_ticks = UINT64_MAX / 2; /* no tick-driven GC in this test */
+    v.gc_size_limit = 4096;
+    env_start(&v, 10);
+    char val[256];
+    memset(val, 'x', sizeof val - 1);
+    val[sizeof val - 1] = '\0';
+    for (int i = 0; i < 40; i++) { /* ~10 KiB of log */
+        char k[16];
+        snprintf(k, sizeof k, "sz%d", i);
+        assert_int_equal(ct_put(&v.t, k, val), BS_OK);
+    }
+    assert_true(ct_wait(truncated, &v, 20000));
+    cluster_store_stats stats;
+    cluster_store_get_stats(v.s, &stats);
+    assert_true(stats.log_gc_compactions >= 1);
+    must_get(&v, "sz0", val);
+    must_get(&v, "sz39", val);
+    env_free(&v);
+}
+
+/* The size hint follows appends and compactions. */
+static void test_log_size_hint(void **state)
+{
+    (void)state;
+    cluster_raft_storage rs;
+    memset(&rs, 0, sizeof(rs));
+    rs.region_id = 7;
+    rs.apply.truncated_index = 10;
+    rs.last_index = 10;
+    raft_entry ents[10];
+    memset(ents, 0, sizeof(ents));
+    for (int i = 0; i < 10; i++) {
+        ents[i].term = 2;
+        ents[i].index = 11 + (uint64_t)i;
+        ents[i].type = RAFT_ENTRY_NORMAL;
+        ents[i].data = bs_slice_make((const uint8_t *)"0123456789", 10);
+    }
+    kv_batch *b = kv_batch_new();
+    cluster_rs_append(&rs, ents, 10, b);
+    assert_int_equal(rs.last_index, 20);
+    uint64_t full = rs.size_hint;
+    assert_true(full >= 10 * 10); /* at least the payloads */
+    cluster_rs_compact(&rs, 15, 2, b); /* drops 11..15: half the log */
+    assert_int_equal(rs.size_hint, full / 2);
+    cluster_rs_compact(&rs, 20, 2, b);
+    assert_int_equal(rs.size_hint, 0);
+    kv_batch_free(b);
+    cluster_rs_deinit(&rs);
 }
 
 typedef struct read_done {
@@ -504,6 +563,8 @@ int main(void)
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_region_errors),
         cmocka_unit_test(test_log_gc),
+        cmocka_unit_test(test_log_gc_size_limit),
+        cmocka_unit_test(test_log_size_hint),
         cmocka_unit_test(test_read_index),
         cmocka_unit_test(test_server_is_busy),
         cmocka_unit_test(test_overlapped_fsync_crash),
