@@ -97,8 +97,11 @@ int cluster_split_scan(cluster_store *s, const cluster_region *r, cluster_split_
     kv_snapshot *snap = kv_snapshot_new(s->engine);
     kv_iter *its[3];
     for (int i = 0; i < 3; i++) {
-        its[i] = kv_iter_new(s->engine, snap, cfs[i], bs_buf_slice(&r->start_key),
-                             bs_buf_slice(&r->end_key));
+        /* A sweep iterator: the walk reads the whole Region every split-check tick while it
+         * grows, and must not push the foreground reads' blocks out of the cache (TiKV's
+         * split checker reads with fill_cache off too). */
+        its[i] = kv_iter_new_sweep(s->engine, snap, cfs[i], bs_buf_slice(&r->start_key),
+                                   bs_buf_slice(&r->end_key));
         kv_iter_seek_to_first(its[i]);
     }
     picker p;

@@ -247,8 +247,9 @@ int kv_snapshot_get(kv_snapshot *s, kv_cf cf, bs_slice key, bs_buf *out, bs_err 
  * key) read in prefix mode, which skips memtables and files without the key.
  * Caller owns; free with kv_iter_free() before freeing snap or closing the engine. */
 kv_iter *kv_iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower, bs_slice upper);
-/* As kv_iter_new, for a background walk over much of the store (GC): the blocks it reads
- * do not enter the block cache, so the walk does not evict what foreground reads use. */
+/* As kv_iter_new, for a background walk over much of the store (GC, split checks): the
+ * blocks it reads do not enter the block cache, so the walk does not evict what foreground
+ * reads use. */
 kv_iter *kv_iter_new_sweep(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice lower,
                            bs_slice upper);
 void kv_iter_free(kv_iter *it); /* it may be NULL */

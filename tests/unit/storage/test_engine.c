@@ -587,6 +587,44 @@ static void test_approximate_size_grows(void **state)
                      BS_NOTFOUND);
 }
 
+static size_t walk_all(kv_iter *it)
+{
+    size_t n = 0;
+    for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it))
+        n++;
+    assert_int_equal(kv_iter_status(it, NULL), BS_OK);
+    kv_iter_free(it);
+    return n;
+}
+
+/* A sweep walk (GC, split checks) leaves the block cache as it was; a plain walk fills it. */
+static void test_sweep_skips_block_cache(void **state)
+{
+    fixture *f = *state;
+    kv_batch *b = kv_batch_new();
+    uint8_t val[1024];
+    memset(val, 'v', sizeof(val));
+    for (int i = 0; i < 2000; i++) { /* ~2 MB, under the 4 MiB cache */
+        char k[16];
+        snprintf(k, sizeof(k), "s%06d", i);
+        kv_batch_put(b, KV_CF_WRITE, S(k), bs_slice_make(val, sizeof(val)));
+    }
+    assert_int_equal(kv_engine_write(f->e, b, false, NULL), BS_OK);
+    kv_batch_free(b);
+    assert_int_equal(kv_engine_flush(f->e, KV_CF_WRITE, false, NULL), BS_OK);
+    uint64_t u0 = 0, u1 = 0, u2 = 0;
+    const char *usage = "rocksdb.block-cache-usage";
+    assert_int_equal(kv_engine_property_int(f->e, KV_CF_WRITE, usage, &u0), BS_OK);
+    kv_iter *it = kv_iter_new_sweep(f->e, NULL, KV_CF_WRITE, BS_SLICE_NULL, BS_SLICE_NULL);
+    assert_int_equal(walk_all(it), 2000);
+    assert_int_equal(kv_engine_property_int(f->e, KV_CF_WRITE, usage, &u1), BS_OK);
+    assert_true(u1 < u0 + 64 * 1024);
+    it = kv_iter_new(f->e, NULL, KV_CF_WRITE, BS_SLICE_NULL, BS_SLICE_NULL);
+    assert_int_equal(walk_all(it), 2000);
+    assert_int_equal(kv_engine_property_int(f->e, KV_CF_WRITE, usage, &u2), BS_OK);
+    assert_true(u2 >= u1 + 1000 * 1024);
+}
+
 typedef struct filter_ctx {
     atomic_int calls;
     atomic_int wrong_cf;
@@ -779,6 +817,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_locked_dir_same_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_dir_other_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_approximate_size_grows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_skips_block_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options_blob_and_compression, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_observer, setup, teardown),
