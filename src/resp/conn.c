@@ -94,6 +94,14 @@ int64_t resp_mono_us(void)
 
 /* ---- requests ------------------------------------------------------------------------- */
 
+static void req_free_keys(conn_req *r)
+{
+    if (r->keys != &r->key1)
+        bs_free(r->keys);
+    r->keys = NULL;
+    r->nkeys = 0;
+}
+
 static void req_release_args(conn_req *r)
 {
     for (size_t i = 0; i < r->req.argc; i++)
@@ -101,9 +109,7 @@ static void req_release_args(conn_req *r)
     bs_free(r->req.argv);
     r->req.argv = NULL;
     r->req.argc = 0;
-    bs_free(r->keys);
-    r->keys = NULL;
-    r->nkeys = 0;
+    req_free_keys(r);
 }
 
 /* Frees a request completely (any thread). */
@@ -209,7 +215,7 @@ static void classify(conn_req *r)
         n++;
     if (n == 0)
         return;
-    r->keys = bs_malloc(n * sizeof *r->keys);
+    r->keys = n == 1 ? &r->key1 : bs_malloc(n * sizeof *r->keys); /* most have one key */
     for (long long i = cmd->first_key; i <= last && i < argc; i += step)
         r->keys[r->nkeys++] = resp_key_hash(r->req.db, resp_req_arg(&r->req, (size_t)i));
 }
@@ -555,9 +561,7 @@ static void start(resp_conn *c, conn_req *r)
         r->req.db = c->db;
         r->req.proto = c->proto;
         r->req.o.proto = c->proto;
-        bs_free(r->keys);
-        r->keys = NULL;
-        r->nkeys = 0;
+        req_free_keys(r);
         r->barrier = false;
         classify(r);
     }

@@ -93,7 +93,9 @@ typedef struct conn_req {
      * thread finishes it. */
     void (*on_finish)(struct conn_req *r, void *arg);
     void *on_finish_arg;
-    uint64_t *keys;          /* hashes of the keys it holds while in the FIFO (owned) */
+    uint64_t *keys;          /* hashes of the keys it holds while in the FIFO: &key1 for
+                              * one key, else owned */
+    uint64_t key1;
     size_t nkeys;
     int64_t start_us;
     struct conn_req *free_next;

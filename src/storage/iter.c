@@ -2,7 +2,8 @@
  *
  * A kv_snapshot pins a RocksDB sequence number so reads and scans through it see one
  * consistent state. A kv_iter owns its read options and COPIES of its bounds: RocksDB keeps
- * only pointers to the bound bytes, which must outlive the iterator. Keys and values handed
+ * only pointers to the bound bytes, which must outlive the iterator (small ones are kept in
+ * the kv_iter itself). Keys and values handed
  * out are RocksDB's own buffers, borrowed until the next move. */
 #include <string.h>
 
@@ -34,10 +35,16 @@ int kv_snapshot_get(kv_snapshot *s, kv_cf cf, bs_slice key, bs_buf *out, bs_err 
     return kv_get_with(s->e, s->ro, cf, key, out, err);
 }
 
+/* Bounds up to this many bytes (both together) are copied into the iterator itself: a
+ * point read's two MVCC bounds fit, and a GET then makes no allocation for them. */
+#define ITER_INLINE_BOUNDS 96
+
 struct kv_iter {
     rocksdb_iterator_t *it;
     rocksdb_readoptions_t *ro;
-    bs_buf lower, upper; /* owned copies; RocksDB points into them */
+    uint8_t *bounds; /* lower then upper, copied: RocksDB points into them. Either
+                      * inline_bounds or owned */
+    uint8_t inline_bounds[ITER_INLINE_BOUNDS];
 };
 
 /* Are [lower, upper) the bounds of one key's versions in CF default: two MVCC keys of the
@@ -59,8 +66,8 @@ static kv_iter *iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice low
     BS_ASSERT(cf < KV_CF_COUNT);
     BS_ASSERT(!snap || snap->e == e);
     kv_iter *it = bs_calloc(1, sizeof(*it));
-    bs_buf_init(&it->lower);
-    bs_buf_init(&it->upper);
+    size_t nb = lower.len + upper.len;
+    it->bounds = nb <= sizeof(it->inline_bounds) ? it->inline_bounds : bs_malloc(nb);
     it->ro = rocksdb_readoptions_create();
     if (!fill_cache)
         rocksdb_readoptions_set_fill_cache(it->ro, 0);
@@ -74,14 +81,14 @@ static kv_iter *iter_new(kv_engine *e, kv_snapshot *snap, kv_cf cf, bs_slice low
     else
         rocksdb_readoptions_set_total_order_seek(it->ro, 1);
     if (lower.len) {
-        bs_buf_set(&it->lower, lower.ptr, lower.len);
-        rocksdb_readoptions_set_iterate_lower_bound(it->ro, (const char *)it->lower.ptr,
-                                                    it->lower.len);
+        memcpy(it->bounds, lower.ptr, lower.len);
+        rocksdb_readoptions_set_iterate_lower_bound(it->ro, (const char *)it->bounds,
+                                                    lower.len);
     }
     if (upper.len) {
-        bs_buf_set(&it->upper, upper.ptr, upper.len);
-        rocksdb_readoptions_set_iterate_upper_bound(it->ro, (const char *)it->upper.ptr,
-                                                    it->upper.len);
+        memcpy(it->bounds + lower.len, upper.ptr, upper.len);
+        rocksdb_readoptions_set_iterate_upper_bound(it->ro, (const char *)it->bounds + lower.len,
+                                                    upper.len);
     }
     it->it = rocksdb_create_iterator_cf(e->db, it->ro, e->cf[cf]);
     return it;
@@ -104,8 +111,8 @@ void kv_iter_free(kv_iter *it)
         return;
     rocksdb_iter_destroy(it->it);
     rocksdb_readoptions_destroy(it->ro);
-    bs_buf_free(&it->lower);
-    bs_buf_free(&it->upper);
+    if (it->bounds != it->inline_bounds)
+        bs_free(it->bounds);
     bs_free(it);
 }
 

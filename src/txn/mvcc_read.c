@@ -16,7 +16,6 @@
 int txn_mvcc_read_newest(kv_engine *e, kv_snapshot *snap, bs_slice key, uint64_t now_ms,
                          txn_cur *cur, bs_err *err)
 {
-    bs_buf lo = BS_BUF_INIT, hi = BS_BUF_INIT;
     kv_iter *it;
     int rc = BS_OK;
     cur->exists = false;
@@ -24,8 +23,17 @@ int txn_mvcc_read_newest(kv_engine *e, kv_snapshot *snap, bs_slice key, uint64_t
     cur->expire_ms = 0;
     cur->newest_ts = 0;
     bs_buf_reset(&cur->value);
-    txn_version_bounds(key, &lo, &hi);
-    it = kv_iter_new(e, snap, KV_CF_DEFAULT, bs_buf_slice(&lo), bs_buf_slice(&hi));
+    {
+        /* Both bounds in one buffer (txn_version_bounds' two keys): one allocation a read. */
+        bs_buf b = BS_BUF_INIT;
+        bs_buf_reserve(&b, 2 * (bs_mce_encoded_len(key.len) + KV_TS_LEN));
+        kv_mvcc_key_append(&b, key, UINT64_MAX);
+        size_t n = b.len;
+        kv_mvcc_key_append(&b, key, 0);
+        it = kv_iter_new(e, snap, KV_CF_DEFAULT, bs_slice_make(b.ptr, n),
+                         bs_slice_make(b.ptr + n, b.len - n));
+        bs_buf_free(&b);
+    }
     kv_iter_seek_to_first(it);
     if (kv_iter_valid(it)) {
         kv_raw_value v;
@@ -43,8 +51,6 @@ int txn_mvcc_read_newest(kv_engine *e, kv_snapshot *snap, bs_slice key, uint64_t
         rc = kv_iter_status(it, err);
     }
     kv_iter_free(it);
-    bs_buf_free(&lo);
-    bs_buf_free(&hi);
     return rc;
 }
 

@@ -121,8 +121,11 @@ int txn_raw_get(txn_store *s, bs_slice key, uint64_t read_ts, bs_buf *value, txn
     rc = check_locks(s, snap, &key, 1, e);
     if (rc == BS_OK)
         rc = read_one(s, snap, key, &cur, e);
-    if (rc == BS_OK)
-        bs_buf_set(value, cur.value.ptr, cur.value.len);
+    if (rc == BS_OK) { /* hand the value over rather than copy it */
+        bs_buf old = *value;
+        *value = cur.value;
+        cur.value = old;
+    }
     txn_cur_deinit(&cur);
     kv_snapshot_free(snap);
     return rc;

@@ -347,6 +347,24 @@ static void test_iterator_bounds(void **state)
     kv_iter_next(it);
     assert_false(kv_iter_valid(it));
     kv_iter_free(it);
+
+    /* Bounds too long to sit in the iterator are copied to the heap, and still hold: "c"
+     * and "f" padded to 200 bytes with 0x01 bound c < key < f, i.e. d, e and f itself. */
+    uint8_t lo_long[200], hi_long[200];
+    memset(lo_long, 1, sizeof lo_long);
+    memset(hi_long, 1, sizeof hi_long);
+    lo_long[0] = 'c';
+    hi_long[0] = 'f';
+    it = kv_iter_new(f->e, NULL, KV_CF_WRITE, bs_slice_make(lo_long, sizeof lo_long),
+                     bs_slice_make(hi_long, sizeof hi_long));
+    memset(lo_long, 'a', sizeof lo_long); /* copied: the caller's bytes no longer matter */
+    memset(hi_long, 'z', sizeof hi_long);
+    n = 0;
+    for (kv_iter_seek_to_first(it); kv_iter_valid(it); kv_iter_next(it))
+        seen[n++] = key_char(it);
+    assert_int_equal(n, 3);
+    assert_memory_equal(seen, "def", 3);
+    kv_iter_free(it);
 }
 
 /* Versions of the user key u at ts, ts-1, ..., ts-n+1 into CF default, each valued u. */
