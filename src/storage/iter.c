@@ -3,8 +3,8 @@
  * A kv_snapshot pins a RocksDB sequence number so reads and scans through it see one
  * consistent state. A kv_iter owns its read options and COPIES of its bounds: RocksDB keeps
  * only pointers to the bound bytes, which must outlive the iterator (small ones are kept in
- * the kv_iter itself). Keys and values handed
- * out are RocksDB's own buffers, borrowed until the next move. */
+ * the kv_iter itself). Keys and values handed out are RocksDB's own buffers, borrowed until
+ * the next move. */
 #include <string.h>
 
 #include "common/assert.h"
