@@ -196,6 +196,10 @@ typedef struct cluster_fsm_split {
     /* Key + value bytes applied since the last split check was scheduled (TiKV's
      * size_diff_hint). */
     uint64_t size_diff;
+    /* Key + value bytes applied since the measurement in approx_size was scheduled. Writes
+     * only add bytes (until GC takes some), so approx_size + scan_diff bounds the Region's
+     * size. scan_queued: scan_diff when the running check was scheduled. */
+    uint64_t scan_diff, scan_queued;
     /* The last check's measurement; size_known is false until a check of the Region's
      * current range finished (after open and after a split). */
     bool size_known;

@@ -416,6 +416,7 @@ int cluster_fsm_apply(cluster_fsm *f, const raft_entry *ents, size_t n, cluster_
     s->store_hb_bytes += wbytes;
     s->store_hb_keys += wkeys;
     f->split.size_diff += wbytes;
+    f->split.scan_diff += wbytes;
     f->split.hb_bytes += wbytes;
     f->split.hb_keys += wkeys;
     /* The new Regions' states are durable now: their peers may start. */

@@ -4,7 +4,8 @@
  * on_ready_split_region, fsm/apply.rs exec_batch_split), on Basalt's two threads:
  *   1. apply counts the key + value bytes each write adds to its Region (size_diff);
  *   2. on the split-check tick (worker.c) a leader that grew by split_check_diff, or was
- *      never measured, queues a check for the worker thread;
+ *      never measured, queues a check for the worker thread, unless its last measurement
+ *      plus every byte written since is still below region_max_size;
  *   3. the worker scans the Region over a snapshot (memtables included: RocksDB's
  *      approximate sizes count flushed files only) and, for a Region above
  *      region_max_size, picks split keys every ~region_split_size. A split key is always
@@ -224,6 +225,10 @@ void cluster_split_on_result(cluster_store *s, cluster_split_result *res, cluste
         if (res->measured && same) {
             f->split.size_known = true;
             f->split.approx_size = res->size;
+            /* What was written before the scan was scheduled is in res->size now. */
+            BS_ASSERT(f->split.scan_diff >= f->split.scan_queued);
+            f->split.scan_diff -= f->split.scan_queued;
+            f->split.scan_queued = 0;
             f->split.approx_keys = res->keys;
             f->split.want_split = res->want_split;
         }

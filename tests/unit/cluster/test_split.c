@@ -45,6 +45,7 @@ typedef struct env {
     roles roles;
     size_t max_pending;
     bool no_auto_split; /* split_check_tick_ms = 0 */
+    uint64_t split_size, max_size; /* 0: SPLIT_SIZE, MAX_SIZE */
 } env;
 
 static void on_role(void *arg, uint64_t region_id, bool is_leader)
@@ -66,8 +67,8 @@ static void env_start(env *v)
         v->pd = ct_pd_open(&v->ms);
     cluster_store_options o;
     ct_options(&o, v->e, v->pd, NULL);
-    o.region_split_size = SPLIT_SIZE;
-    o.region_max_size = MAX_SIZE;
+    o.region_split_size = v->split_size ? v->split_size : SPLIT_SIZE;
+    o.region_max_size = v->max_size ? v->max_size : MAX_SIZE;
     o.split_check_diff = 512;
     o.split_check_tick_ms = v->no_auto_split ? 0 : 20;
     o.pd_heartbeat_tick_ms = 40;
@@ -424,6 +425,46 @@ static void test_split_single_store(void **state)
 
 /* A Region that grew far past region-max-size unchecked (split checks off, then on after
  * a restart) is cut in one BatchSplit into several pieces of about region-split-size. */
+/* Below region_max_size by its last measurement plus what was written since, a Region is
+ * not scanned again at every split_check_diff; past it, it is, and splits. */
+static void test_split_check_skips_small_region(void **state)
+{
+    (void)state;
+    env v;
+    memset(&v, 0, sizeof(v));
+    v.split_size = 64 * 1024;
+    v.max_size = 96 * 1024;
+    env_start(&v);
+    char key[32], val[1024];
+    memset(val, 'v', sizeof val - 1);
+    val[sizeof val - 1] = '\0';
+    /* ~40 KiB in 1 KiB puts, a split-check tick (20 ms) after each: each put passes
+     * split_check_diff (512 B), so without the bound every tick would scan. */
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "small%03d", i);
+        assert_int_equal(ct_put(&v.t, key, val), BS_OK);
+        sleep_ms(30);
+    }
+    cluster_store_stats st;
+    cluster_store_get_stats(v.s, &st);
+    assert_true(st.split_checks >= 1); /* the first measurement */
+    assert_true(st.split_checks <= 2);
+    assert_int_equal(st.splits, 0);
+    /* ~120 KiB more crosses region_max_size: it is measured again, and split. */
+    for (int i = 0; i < 120; i++) {
+        snprintf(key, sizeof key, "big%03d", i);
+        assert_int_equal(ct_put(&v.t, key, val), BS_OK);
+    }
+    for (int i = 0; i < WAIT_MS / 10; i++) {
+        cluster_store_get_stats(v.s, &st);
+        if (st.splits >= 1)
+            break;
+        sleep_ms(10);
+    }
+    assert_true(st.splits >= 1);
+    env_free(&v);
+}
+
 static void test_batch_split_of_big_region(void **state)
 {
     (void)state;
@@ -687,7 +728,9 @@ static void test_batch_split_codec(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_single_store), cmocka_unit_test(test_batch_split_of_big_region),
+        cmocka_unit_test(test_split_single_store),
+        cmocka_unit_test(test_split_check_skips_small_region),
+        cmocka_unit_test(test_batch_split_of_big_region),
         cmocka_unit_test(test_manual_split),       cmocka_unit_test(test_split_options),
         cmocka_unit_test(test_batch_split_codec),
     };
