@@ -23,17 +23,11 @@ int txn_mvcc_read_newest(kv_engine *e, kv_snapshot *snap, bs_slice key, uint64_t
     cur->expire_ms = 0;
     cur->newest_ts = 0;
     bs_buf_reset(&cur->value);
-    {
-        /* Both bounds in one buffer (txn_version_bounds' two keys): one allocation a read. */
-        bs_buf b = BS_BUF_INIT;
-        bs_buf_reserve(&b, 2 * (bs_mce_encoded_len(key.len) + KV_TS_LEN));
-        kv_mvcc_key_append(&b, key, UINT64_MAX);
-        size_t n = b.len;
-        kv_mvcc_key_append(&b, key, 0);
-        it = kv_iter_new(e, snap, KV_CF_DEFAULT, bs_slice_make(b.ptr, n),
-                         bs_slice_make(b.ptr + n, b.len - n));
-        bs_buf_free(&b);
-    }
+    bs_buf b = BS_BUF_INIT;
+    bs_slice lo, hi;
+    txn_version_bounds(key, &b, &lo, &hi);
+    it = kv_iter_new(e, snap, KV_CF_DEFAULT, lo, hi); /* copies the bounds */
+    bs_buf_free(&b);
     kv_iter_seek_to_first(it);
     if (kv_iter_valid(it)) {
         kv_raw_value v;

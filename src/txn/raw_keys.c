@@ -18,12 +18,15 @@ int txn_check_raw_key(bs_slice key, txn_error *e)
     return BS_OK;
 }
 
-void txn_version_bounds(bs_slice key, bs_buf *lo, bs_buf *hi)
+void txn_version_bounds(bs_slice key, bs_buf *both, bs_slice *lo, bs_slice *hi)
 {
-    bs_buf_reset(lo);
-    bs_buf_reset(hi);
-    kv_mvcc_key_append(lo, key, UINT64_MAX);
-    kv_mvcc_key_append(hi, key, 0);
+    bs_buf_reset(both);
+    bs_buf_reserve(both, 2 * (bs_mce_encoded_len(key.len) + KV_TS_LEN)); /* one allocation */
+    kv_mvcc_key_append(both, key, UINT64_MAX);
+    size_t n = both->len;
+    kv_mvcc_key_append(both, key, 0);
+    *lo = bs_slice_make(both->ptr, n);
+    *hi = bs_slice_make(both->ptr + n, both->len - n);
 }
 
 void txn_range_bound(bs_slice bound, bool is_end, bs_buf *out)

@@ -19,9 +19,10 @@
 /* BS_OK when key is a RawKV v2 key ('r' ‖ keyspace[3] ‖ user key), else BS_EINVAL with
  * kind TXN_ERR_INVALID_KEY_MODE. */
 int txn_check_raw_key(bs_slice key, txn_error *e);
-/* Replaces *lo and *hi with the MVCC-key bounds [MCE(key) ‖ ~MAX, MCE(key) ‖ ~0) of all
- * versions of key (ts 0 is never written). */
-void txn_version_bounds(bs_slice key, bs_buf *lo, bs_buf *hi);
+/* Sets *lo and *hi to the MVCC-key bounds [MCE(key) ‖ ~MAX, MCE(key) ‖ ~0) of all
+ * versions of key (ts 0 is never written), both held in *both (replaced): they are valid
+ * while *both is unchanged. */
+void txn_version_bounds(bs_slice key, bs_buf *both, bs_slice *lo, bs_slice *hi);
 /* Replaces *out with MCE of the bound (an empty bound means the end of 'r': MCE("s")). */
 void txn_range_bound(bs_slice bound, bool is_end, bs_buf *out);
 /* Copies a bs_err into a txn_error with kind TXN_ERR_STORAGE; returns the code. */

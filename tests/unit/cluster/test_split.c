@@ -423,8 +423,6 @@ static void test_split_single_store(void **state)
     bs_free(v);
 }
 
-/* A Region that grew far past region-max-size unchecked (split checks off, then on after
- * a restart) is cut in one BatchSplit into several pieces of about region-split-size. */
 /* Below region_max_size by its last measurement plus what was written since, a Region is
  * not scanned again at every split_check_diff; past it, it is, and splits. */
 static void test_split_check_skips_small_region(void **state)
@@ -465,6 +463,8 @@ static void test_split_check_skips_small_region(void **state)
     env_free(&v);
 }
 
+/* A Region that grew far past region-max-size unchecked (split checks off, then on after
+ * a restart) is cut in one BatchSplit into several pieces of about region-split-size. */
 static void test_batch_split_of_big_region(void **state)
 {
     (void)state;
